@@ -1,0 +1,176 @@
+"""The trained runs in a models folder, loaded for reading (dashboard, evaluation, tests).
+
+`load_catalog` never raises for a bad artifact: every run that loads is returned, and each
+problem (missing file, checksum mismatch, corrupt model, unlisted folder...) becomes one
+message naming the file and what to do. Nothing here writes or deletes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import (
+    MANIFEST,
+    RUN_FILES,
+    STAGING_PREFIX,
+    ArtifactError,
+    read_dense_layers,
+    read_history,
+    read_manifest,
+    read_probes,
+    sha256_file,
+)
+from .network import DenseLayer, forward
+from .registry import Experiment
+
+RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One trained model (a name and a seed) with everything recorded about it."""
+
+    exp: Experiment
+    entry: dict
+    layers: list[DenseLayer]
+    history: dict
+    probes: dict
+
+    @property
+    def name(self) -> str:
+        return self.exp.name
+
+    @property
+    def seed(self) -> int:
+        return self.exp.seed
+
+    @property
+    def scale(self) -> float:
+        """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
+        return 255.0 if self.exp.scale == "raw" else 1.0
+
+    def reconstruct(self, x_unit: np.ndarray) -> np.ndarray:
+        """Outputs for images (n, 784) on [0, 1], returned on the [0, 1] scale (raw outputs / 255)."""
+        return forward(self.layers, np.asarray(x_unit, np.float32).reshape(len(x_unit), -1) * self.scale) / self.scale
+
+    def own_outputs(self, x_unit: np.ndarray) -> np.ndarray:
+        """Outputs on the model's own scale (what its loss was computed on)."""
+        return forward(self.layers, np.asarray(x_unit, np.float32).reshape(len(x_unit), -1) * self.scale)
+
+    def codes(self, x_unit: np.ndarray) -> np.ndarray:
+        """Bottleneck activations (n, code size) for images on [0, 1]."""
+        return forward(self.layers[: self.exp.arch.code_layer + 1],
+                       np.asarray(x_unit, np.float32).reshape(len(x_unit), -1) * self.scale)
+
+
+@dataclass
+class Catalog:
+    models_dir: Path
+    runs: list[Run] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(r.name for r in self.runs))
+
+    def by_name(self, name: str) -> list[Run]:
+        """Every seed of one model, lowest seed first."""
+        return sorted((r for r in self.runs if r.name == name), key=lambda r: r.seed)
+
+    def first_seeds(self) -> list[Run]:
+        """One run per model (its lowest seed), in registry order of appearance."""
+        return [self.by_name(n)[0] for n in self.names()]
+
+
+MAX_PATH_CHARS = 512  # a run path is "<name>/seed-<seed>-<stamp>": far shorter than this
+
+
+def run_dir_of(models_dir: Path, entry: dict) -> Path:
+    """The run folder a manifest entry names, refused (ArtifactError) unless it lies inside `models_dir`.
+
+    Checked on the text first, so a NUL byte or an over-long name never reaches the OS.
+    """
+    name = entry.get("name", "?")
+    rel = entry.get("path")
+    if (not isinstance(rel, str) or not rel or "\0" in rel or len(rel) > MAX_PATH_CHARS
+            or Path(rel).is_absolute() or ".." in Path(rel).parts):
+        shown = repr(rel)[:80] + ("..." if len(repr(rel)) > 80 else "")
+        raise ArtifactError(f"manifest entry {name!r} has an invalid path {shown}: it must be a folder "
+                            f"inside {models_dir}; the entry is ignored")
+    root = Path(models_dir).resolve()
+    try:
+        run_dir = (root / rel).resolve()
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"manifest entry {name!r} has an unusable path {rel!r} ({e})") from e
+    if root not in run_dir.parents:
+        raise ArtifactError(f"manifest entry {name!r} points outside {models_dir}: {rel!r}")
+    return run_dir
+
+
+def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
+    """Load one manifest entry; raises ArtifactError naming the file at fault."""
+    if not isinstance(entry, dict):
+        raise ArtifactError(f"{Path(models_dir) / MANIFEST} holds an entry that is not an object: {entry!r:.80}")
+    name = entry.get("name", "?")
+    run_dir = run_dir_of(models_dir, entry)
+    root = Path(models_dir).resolve()
+    files = entry.get("files")
+    if not isinstance(files, dict):
+        raise ArtifactError(f"manifest entry {name!r} lists no file checksums; " + RETRAIN.format(name=name))
+    for f in RUN_FILES:
+        path = run_dir / f
+        if path.is_symlink() and root not in path.resolve().parents:
+            raise ArtifactError(f"{path} is a link to a file outside {models_dir}; it is not read")
+        if not path.is_file():
+            raise ArtifactError(f"{path} is listed in the manifest but missing; " + RETRAIN.format(name=name))
+        expected = files.get(f)
+        if verify and sha256_file(path) != expected:
+            raise ArtifactError(f"{path} does not match its sha256 in the manifest (changed or damaged); "
+                                + RETRAIN.format(name=name))
+    try:
+        exp = Experiment.from_dict(entry["experiment"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(f"manifest entry {name!r} has no valid experiment settings ({e})") from e
+    layers = read_dense_layers(run_dir / "model.keras")
+    widths = tuple(layer.units for layer in layers[:-1])
+    if widths != exp.arch.hidden:
+        raise ArtifactError(f"{run_dir / 'model.keras'} has hidden widths {widths}, the manifest says "
+                            f"{exp.arch.hidden}; " + RETRAIN.format(name=name))
+    return Run(exp, entry, layers, read_history(run_dir / "history.json"), read_probes(run_dir / "probes.npz"))
+
+
+def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
+    """Every loadable run in `models_dir`, plus one message per problem found."""
+    models_dir = Path(models_dir)
+    catalog = Catalog(models_dir)
+    if not models_dir.is_dir():
+        catalog.problems.append(f"{models_dir} does not exist: train models with python -m aecompare.train "
+                                f"(or restore them with git checkout models/)")
+        return catalog
+    manifest_ok = True
+    try:
+        entries = read_manifest(models_dir)
+    except ArtifactError as e:
+        # One message: without a manifest every run folder would otherwise be reported as unlisted.
+        catalog.problems.append(str(e))
+        entries, manifest_ok = [], False
+    if not entries and not (models_dir / MANIFEST).exists():
+        catalog.problems.append(f"{models_dir / MANIFEST} is missing: no trained models to show; train them "
+                                "with python -m aecompare.train")
+    for entry in entries:
+        try:
+            catalog.runs.append(load_run(models_dir, entry, verify))
+        except ArtifactError as e:
+            catalog.problems.append(str(e))
+    listed = set()
+    for entry in entries:
+        with contextlib.suppress(ArtifactError, AttributeError):
+            listed.add(run_dir_of(models_dir, entry))
+    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir() and manifest_ok):
+        if run_dir.resolve() not in listed and not run_dir.name.startswith(STAGING_PREFIX):
+            catalog.problems.append(f"{run_dir} is on disk but not in {MANIFEST}: it is ignored "
+                                    "(delete it, or retrain that model to list it)")
+    return catalog

@@ -1,0 +1,64 @@
+"""Building a registry entry as a Keras model, and its loss as tensor ops.
+
+The losses are written out here rather than taken from `keras.losses`: for a sigmoid output,
+Keras' `binary_crossentropy` silently computes the loss from the pre-sigmoid logits (no clipping),
+which is unbounded below on raw 0-255 targets and is not the loss of the model's outputs. These
+ops mirror `aecompare.losses` exactly (same clipping, same float32 precision).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from .losses import EPSILON  # noqa: E402
+from .registry import Experiment  # noqa: E402
+
+
+def layer_names(exp: Experiment) -> list[str]:
+    """hidden_1 ... code ... hidden_k, output: the code layer is the bottleneck."""
+    names = [f"hidden_{i + 1}" for i in range(len(exp.arch.hidden))]
+    names[exp.arch.code_layer] = "code"
+    return [*names, "output"]
+
+
+def build_model(exp: Experiment) -> keras.Model:
+    """The dense autoencoder of `exp`, with weights seeded by `exp.seed` (layer by layer)."""
+    inputs = keras.Input((784,), name="pixels")
+    x = inputs
+    widths = [*exp.arch.hidden, 784]
+    activations = [exp.arch.hidden_activation] * len(exp.arch.hidden) + [exp.activation]
+    for i, (units, activation, name) in enumerate(zip(widths, activations, layer_names(exp))):
+        x = keras.layers.Dense(units, activation=activation, name=name,
+                               kernel_initializer=keras.initializers.GlorotUniform(seed=exp.seed * 1000 + i))(x)
+    return keras.Model(inputs, x, name=exp.name.replace("-", "_"))
+
+
+def make_optimizer(exp: Experiment) -> keras.optimizers.Optimizer:
+    kinds = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    return kinds[exp.optimizer.name](learning_rate=exp.optimizer.learning_rate)
+
+
+def bce(y, p):
+    p = ops.clip(p, EPSILON, 1.0 - EPSILON)
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
+
+
+def mse(y, p):
+    return ops.mean(ops.square(y - p))
+
+
+def mae(y, p):
+    return ops.mean(ops.abs(y - p))
+
+
+LOSSES = {"bce": bce, "mse": mse, "mae": mae}
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Load a saved model in Keras safe mode (refuses arbitrary code such as Lambda layers)."""
+    return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -1,0 +1,143 @@
+"""Train the registry's autoencoders on MNIST: `python -m aecompare.train --help`.
+
+    python -m aecompare.train                       # every model, skipping those up to date
+    python -m aecompare.train --list                # the registry as a table
+    python -m aecompare.train --only norm-sigmoid-mse --epochs 1 --out /tmp/models
+    python -m aecompare.train --seeds 3             # seeds 0, 1, 2 of every model
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import artifacts
+from .data import MnistError, load_mnist
+from .registry import REGISTRY, Experiment, model_names, select
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m aecompare.train", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"models to train ({', '.join(model_names())})")
+    p.add_argument("--epochs", type=int, help="override every model's epoch count")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help="train with this seed instead of the registry's")
+    seeds.add_argument("--seeds", type=int, metavar="K", help="train seeds 0..K-1 of every chosen model")
+    p.add_argument("--out", type=Path, default=DEFAULT_MODELS_DIR, help="models folder (default: models/)")
+    p.add_argument("--data", help="MNIST file or folder (mnist.npz, or the four IDX .gz files)")
+    p.add_argument("--force", action="store_true", help="retrain models that are up to date")
+    p.add_argument("--list", action="store_true", help="print the registry and exit")
+    args = p.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        p.error("--epochs must be at least 1")
+    if args.seeds is not None and args.seeds < 1:
+        p.error("--seeds must be at least 1")
+    return args
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of dicts (same keys), columns as wide as their content."""
+    if not rows:
+        return "(nothing)"
+    keys = list(rows[0])
+    cells = [[str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[j]) for c in cells)) for j, k in enumerate(keys)]
+    line = "  ".join(k.ljust(w) for k, w in zip(keys, widths))
+    return "\n".join([line, "-" * len(line)] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells])
+
+
+def registry_table(exps: list[Experiment]) -> str:
+    rows = [{k: v for k, v in e.settings().items() if k != "family"} for e in exps]
+    return format_table(rows)
+
+
+def summary_table(entries: list[dict]) -> str:
+    return format_table([{
+        "name": e["name"], "seed": e["seed"], "own loss": f"{e['final_loss']:.5g}",
+        "MSE [0,1]": f"{e['final_val_mse']:.5f}", "output spread": f"{e['output_spread']:.3f}",
+        "diverged": f"at epoch {e['diverged_epoch']}" if e["diverged_epoch"] else "no",
+        "seconds": f"{e['seconds']:.1f}",
+    } for e in entries])
+
+
+class Progress:
+    """One tqdm bar per model in the group being trained: epoch, loss, ETA."""
+
+    def __init__(self):
+        self.bars = {}
+
+    def start(self, exps: list[Experiment]):
+        from tqdm import tqdm
+
+        for bar in self.bars.values():
+            bar.close()
+        self.bars = {e.run_id: tqdm(total=e.epochs, desc=f"{e.run_id:<28}", unit="epoch", position=i,
+                                    leave=True, dynamic_ncols=True) for i, e in enumerate(exps)}
+
+    def epoch(self, report):
+        bar = self.bars[report.exp.run_id]
+        status = {"diverged": f"epoch {report.epoch}"} if report.diverged else {}
+        bar.set_postfix(val_loss=f"{report.val_loss:.4g}", mse01=f"{report.val_mse:.4f}", **status, refresh=False)
+        bar.update(bar.total - bar.n if report.diverged else 1)
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        seeds = [args.seed] if args.seed is not None else (list(range(args.seeds)) if args.seeds else None)
+        exps = select(args.only, seeds=seeds, epochs=args.epochs)
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    if args.list:
+        print(registry_table(exps if args.only or seeds or args.epochs else list(REGISTRY)))
+        return 0
+    try:
+        artifacts.read_manifest(args.out)  # a damaged manifest is reported, never silently replaced
+    except artifacts.ArtifactError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    todo = [e for e in exps if args.force or not artifacts.is_up_to_date(args.out, e)]
+    for e in exps:
+        if e not in todo:
+            print(f"{e.run_id}: up to date in {args.out} (use --force to retrain)")
+    if not todo:
+        return 0
+    try:
+        data = load_mnist(args.data)
+    except MnistError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"MNIST from {data.source}")
+
+    from .training import train_all
+
+    progress = Progress()
+    try:
+        entries = train_all(todo, data, args.out, on_epoch=progress.epoch, on_start=progress.start)
+    except artifacts.ArtifactError as e:
+        progress.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        progress.close()
+        print(f"error: could not write to {args.out}: {e}; nothing in it was changed", file=sys.stderr)
+        return 1
+    progress.close()
+    print()
+    print(summary_table(entries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Training registry entries on MNIST and recording what the dashboard shows.
+
+Models that share batch size, seed and epoch count train together: each epoch is one compiled
+XLA graph that steps every model through the same shuffled batches, each with its own loss and
+optimizer. Their gradients never mix (every loss depends only on its own model's weights), so a
+model trains exactly as it would alone; the shared graph just removes per-step overhead
+(benchmarks/train_throughput.py measures the gain over a plain `model.fit` loop).
+
+After every epoch each model's validation loss (its own loss on the 10,000 test images, computed
+by the same ops as training), MSE on the [0, 1] scale, diagnostics on a fixed probe batch and
+reconstructions of fixed probe digits are recorded. A model whose loss or weights stop being
+finite is marked diverged at that epoch and keeps its last finite weights.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+
+from . import artifacts
+from .data import Mnist
+from .diagnostics import layer_diagnostics
+from .keras_models import LOSSES, build_model, make_optimizer
+from .network import DenseLayer, forward
+from .registry import Experiment
+
+PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
+EVAL_BATCH = 1000
+
+
+def probe_digits(labels: np.ndarray, per_class: int = 2) -> np.ndarray:
+    """Indices of the first `per_class` test images of each digit, ordered by digit."""
+    return np.concatenate([np.flatnonzero(labels == d)[:per_class] for d in range(10)])
+
+
+def scale_factor(exp: Experiment) -> float:
+    """Multiply [0, 1] pixels by this to get the model's input and target scale."""
+    return 255.0 if exp.scale == "raw" else 1.0
+
+
+def dense_layers(model, exp: Experiment) -> list[DenseLayer]:
+    activations = [exp.arch.hidden_activation] * len(exp.arch.hidden) + [exp.activation]
+    dense = [layer for layer in model.layers if layer.weights]
+    return [DenseLayer(layer.name, *(np.asarray(w) for w in layer.get_weights()), act)
+            for layer, act in zip(dense, activations)]
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class EpochReport:
+    """What a progress display needs after each epoch of one model."""
+
+    exp: Experiment
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_mse: float
+    diverged: bool
+
+
+def group_key(exp: Experiment):
+    return (exp.batch_size, exp.seed, exp.epochs)
+
+
+def train_all(exps: list[Experiment], data: Mnist, models_dir: Path,
+              on_epoch: Callable[[EpochReport], None] | None = None,
+              on_start: Callable[[list[Experiment]], None] | None = None) -> list[dict]:
+    """Train `exps` (grouped to share compiled graphs), write their artifacts, return manifest entries."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    artifacts.remove_stale_staging(models_dir)
+    entries = []
+    for _, members in groupby(sorted(exps, key=group_key), key=group_key):
+        members = list(members)
+        if on_start:
+            on_start(members)
+        entries += GroupTrainer(members, data).run(models_dir, on_epoch)
+    return entries
+
+
+class GroupTrainer:
+    """Trains several models through the same batches, one XLA graph per epoch."""
+
+    def __init__(self, exps: list[Experiment], data: Mnist):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.exps = exps
+        self.data = data
+        self.x_train = tf.constant(data.train_x.reshape(-1, 784).astype(np.float32) / 255)
+        self.x_test = data.test_x.reshape(-1, 784).astype(np.float32) / 255
+        self.models = [build_model(e) for e in exps]
+        self.optimizers = [make_optimizer(e) for e in exps]
+        for model, opt in zip(self.models, self.optimizers):
+            opt.build(model.trainable_variables)
+        self.probe_index = probe_digits(data.test_y)
+        self.records = [self._new_record(e) for e in exps]
+        self.reconstructions = [[] for _ in exps]
+
+    def _new_record(self, exp: Experiment) -> dict:
+        return {
+            "experiment": exp.to_dict(), "settings": exp.settings(), "seed": exp.seed,
+            "data_source": self.data.source, "versions": library_versions(),
+            "trained_with": [e.name for e in self.exps], "started": _now(),
+            "validation": "the 10,000 MNIST test images", "probe_batch": f"first {PROBE_BATCH} test images",
+            "diverged_epoch": None, "diverged_value": None, "epochs": [],
+        }
+
+    # ------------------------------------------------------------ compiled graphs
+
+    def _step_fn(self, active: list[int]):
+        """One training step of every active model on the batch of indices `idx`."""
+        tf = self.tf
+
+        def step(idx):
+            batch = tf.gather(self.x_train, idx)
+            out = []
+            for i in active:
+                exp, model, opt = self.exps[i], self.models[i], self.optimizers[i]
+                s = scale_factor(exp)
+                x = batch * s
+                with tf.GradientTape() as tape:
+                    y = model(x, training=True)
+                    loss = LOSSES[exp.loss](x, y)
+                grads = tape.gradient(loss, model.trainable_variables)
+                opt.apply_gradients(zip(grads, model.trainable_variables))
+                out.append(tf.stack([loss, tf.reduce_mean(tf.square(batch - y / s))]))
+            return tf.stack(out)
+
+        return step
+
+    def _compile(self, active: list[int]):
+        tf = self.tf
+        step = self._step_fn(active)
+
+        @tf.function(jit_compile=True)
+        def epoch(batches):
+            total = tf.zeros((len(active), 2))
+            for b in tf.range(tf.shape(batches)[0]):
+                total += step(batches[b])
+            return total / tf.cast(tf.shape(batches)[0], tf.float32)
+
+        @tf.function(jit_compile=True)
+        def evaluate(x):
+            out = []
+            for i in active:
+                exp, s = self.exps[i], scale_factor(self.exps[i])
+                y = self.models[i](x * s, training=False)
+                out.append(tf.stack([LOSSES[exp.loss](x * s, y), tf.reduce_mean(tf.square(x - y / s))]))
+            return tf.stack(out)
+
+        return epoch, evaluate
+
+    def _validate(self, evaluate) -> np.ndarray:
+        """(active, 2): own loss and MSE on [0, 1] over the test set (equal-sized batches)."""
+        parts = [evaluate(self.tf.constant(self.x_test[i:i + EVAL_BATCH]))
+                 for i in range(0, len(self.x_test), EVAL_BATCH)]
+        return np.mean([p.numpy() for p in parts], axis=0, dtype=np.float64)
+
+    # ------------------------------------------------------------ recording
+
+    def _observe(self, i: int) -> dict:
+        """Diagnostics on the probe batch and the probe digits' reconstructions, via numpy."""
+        exp, s = self.exps[i], scale_factor(self.exps[i])
+        layers = dense_layers(self.models[i], exp)
+        probe = self.x_test[:PROBE_BATCH]
+        acts = forward(layers, probe * s, keep=True)
+        acts[-1] = acts[-1] / s
+        self.reconstructions[i].append(forward(layers, self.x_test[self.probe_index] * s) / s)
+        return layer_diagnostics(layers, acts, probe)
+
+    def run(self, models_dir: Path, on_epoch=None) -> list[dict]:
+        active = list(range(len(self.exps)))
+        epoch_fn, evaluate = self._compile(active)
+        last_good = [m.get_weights() for m in self.models]
+        initial = self._validate(evaluate)
+        for k, i in enumerate(active):
+            self.records[i]["initial"] = {"val_loss": float(initial[k, 0]), "val_mse": float(initial[k, 1]),
+                                          **self._observe(i)}
+        epochs, batch, seed = self.exps[0].epochs, self.exps[0].batch_size, self.exps[0].seed
+        steps = len(self.data.train_x) // batch
+        for epoch in range(1, epochs + 1):
+            if not active:
+                break
+            start = time.perf_counter()
+            order = np.random.default_rng([seed, epoch]).permutation(len(self.data.train_x))
+            train = epoch_fn(self.tf.constant(order[:steps * batch].reshape(steps, batch).astype(np.int32)))
+            train = train.numpy()
+            val = self._validate(evaluate)
+            seconds = time.perf_counter() - start
+            still_active = []
+            for k, i in enumerate(active):
+                weights = self.models[i].get_weights()
+                finite = np.all(np.isfinite(train[k])) and np.all(np.isfinite(val[k])) and all(
+                    np.all(np.isfinite(w)) for w in weights)
+                if finite:
+                    last_good[i] = weights
+                    still_active.append(i)
+                    self.records[i]["epochs"].append({
+                        "epoch": epoch, "train_loss": float(train[k, 0]), "val_loss": float(val[k, 0]),
+                        "train_mse": float(train[k, 1]), "val_mse": float(val[k, 1]),
+                        "seconds": seconds, **self._observe(i)})
+                else:
+                    self.models[i].set_weights(last_good[i])
+                    self.records[i]["diverged_epoch"] = epoch
+                    self.records[i]["diverged_value"] = repr(float(val[k, 0]))
+                if on_epoch:
+                    on_epoch(EpochReport(self.exps[i], epoch, float(train[k, 0]), float(val[k, 0]),
+                                         float(val[k, 1]), not finite))
+            if still_active != active:
+                active = still_active
+                if active:
+                    epoch_fn, evaluate = self._compile(active)
+        return [self._save(i, models_dir) for i in range(len(self.exps))]
+
+    def _save(self, i: int, models_dir: Path) -> dict:
+        exp, record = self.exps[i], self.records[i]
+        record["finished"] = _now()
+        record["seconds"] = sum(r["seconds"] for r in record["epochs"]) / len(self.exps)
+        record["probe_index"] = self.probe_index.tolist()
+        last = record["epochs"][-1] if record["epochs"] else record["initial"]
+        summary = {
+            "final_loss": last["val_loss"], "final_val_mse": last["val_mse"],
+            "output_spread": last["output_spread"], "epochs_trained": len(record["epochs"]),
+            "diverged_epoch": record["diverged_epoch"], "seconds": round(record["seconds"], 2),
+        }
+        with artifacts.staged_run(models_dir, exp) as stage:
+            self.models[i].save(stage.dir / "model.keras")
+            (stage.dir / "history.json").write_text(json.dumps(record, indent=1, allow_nan=False))
+            recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
+            (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(
+                index=self.probe_index, labels=self.data.test_y[self.probe_index], **recon))
+            return stage.commit(summary)

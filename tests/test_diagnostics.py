@@ -1,0 +1,78 @@
+"""Weight-collapse diagnostics and the registry, on arrays and entries made here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aecompare import diagnostics
+from aecompare.network import DenseLayer, forward
+from aecompare.registry import REGISTRY, model_names, select
+
+from conftest import random_unit_images
+
+
+def test_output_spread_is_one_for_identity_and_zero_for_a_blob():
+    x = random_unit_images(200)
+    x[:, :50] = 0.0  # constant pixels (MNIST's border) are left out, not divided by zero
+    assert diagnostics.output_spread(x, x) == pytest.approx(1.0)
+    assert diagnostics.output_spread(x, np.tile(x.mean(axis=0), (200, 1))) == pytest.approx(0.0)
+    assert diagnostics.output_spread(x, 0.5 * x) == pytest.approx(0.5)
+
+
+def test_weight_stats_against_numpy():
+    w = np.array([[3.0, -4.0], [0.001, 0.0]])
+    stats = diagnostics.weight_stats(w)
+    assert stats["fro_norm"] == pytest.approx(np.linalg.norm(w))
+    assert stats["mean_abs"] == pytest.approx(np.abs(w).mean())
+    assert stats["near_zero"] == pytest.approx(0.5)  # 0.001 and 0 are under 1% of 4
+    assert diagnostics.weight_stats(np.zeros((3, 3)))["near_zero"] == 1.0
+
+
+def test_dead_and_saturated_units():
+    acts = np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 0.5]])
+    assert diagnostics.dead_units(acts) == 1
+    sig = np.array([[0.001, 0.5, 0.999], [0.002, 0.7, 0.995]])
+    assert diagnostics.saturated_units(sig) == 2
+
+
+def test_effective_rank_counts_used_directions():
+    rng = np.random.default_rng(0)
+    low_rank = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 40))
+    assert diagnostics.effective_rank(low_rank) == 3
+    assert diagnostics.singular_values(low_rank)[0] == pytest.approx(np.linalg.norm(low_rank, 2))
+
+
+def test_layer_diagnostics_and_verdicts():
+    rng = np.random.default_rng(0)
+    layers = [DenseLayer("hidden_1", rng.normal(size=(784, 16)).astype(np.float32), np.zeros(16, np.float32), "relu"),
+              DenseLayer("output", rng.normal(size=(16, 784)).astype(np.float32) * 0.1, np.zeros(784, np.float32),
+                         "sigmoid")]
+    x = random_unit_images(100)
+    d = diagnostics.layer_diagnostics(layers, forward(layers, x, keep=True), x)
+    assert [r["layer"] for r in d["layers"]] == ["hidden_1", "output"]
+    assert d["output_spread"] > 0
+    assert diagnostics.verdict(4, 1.0, d["layers"][:1])[0] == "diverged"
+    assert diagnostics.verdict(None, 0.01, d["layers"][:1])[0] == "blob"
+    dead = [{"layer": "hidden_1", "units": 10, "dead_units": 8}]
+    label, reason = diagnostics.verdict(None, 0.9, dead)
+    assert label == "many dead units" and "8 of 10" in reason
+    assert diagnostics.verdict(None, 0.9, [{"layer": "h", "units": 10, "dead_units": 1}])[0] == "healthy"
+
+
+def test_registry_holds_the_models_named_by_convention():
+    """The issue's 10 models, plus seed 002's net with Adam (named with an optimizer suffix)."""
+    assert len(model_names()) == 12
+    default_optimizer = {"000": "adam", "002": "sgd"}
+    for e in REGISTRY:
+        prefix = e.scale if e.arch.family == "000" else f"s{e.arch.family}"
+        suffix = "" if e.optimizer.name == default_optimizer[e.arch.family] else f"-{e.optimizer.name}"
+        assert e.name == f"{prefix}-{e.activation}-{e.loss}{suffix}"
+    assert {e.arch.label for e in REGISTRY} == {"784-128-64-28-64-128-784", "784-100-50-100-784"}
+
+
+def test_select_filters_reseeds_and_shortens():
+    chosen = select(["norm-sigmoid-mse"], seeds=[0, 1, 2], epochs=1)
+    assert [(e.name, e.seed, e.epochs) for e in chosen] == [("norm-sigmoid-mse", s, 1) for s in range(3)]
+    with pytest.raises(KeyError, match="nope"):
+        select(["nope"])

@@ -1,0 +1,54 @@
+"""The committed models are what their records say: recorded losses reproduce from their outputs.
+
+These run Keras (the independent implementation) on every committed model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aecompare.losses import LOSSES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def keras_outputs(committed_catalog, mnist):
+    """Each committed run's Keras outputs on the full test set, at the model's own scale."""
+    from aecompare.keras_models import load_model
+
+    x = mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
+    outputs = {}
+    for run in committed_catalog.runs:
+        model = load_model(committed_catalog.models_dir / run.entry["path"] / "model.keras")
+        outputs[run.exp.run_id] = model.predict(x * run.scale, batch_size=1000, verbose=0)
+    return x, outputs
+
+
+def test_manifest_covers_the_registry(committed_catalog):
+    from aecompare.registry import REGISTRY
+
+    assert committed_catalog.problems == []
+    assert {r.exp.run_id for r in committed_catalog.runs} >= {e.run_id for e in REGISTRY}
+    for run in committed_catalog.runs:
+        assert run.exp.settings()["epochs"] >= len(run.history["epochs"]) > 0
+
+
+def test_recorded_validation_loss_is_the_loss_of_the_saved_outputs(committed_catalog, keras_outputs):
+    x, outputs = keras_outputs
+    for run in committed_catalog.runs:
+        recorded = run.history["epochs"][-1]["val_loss"]
+        recomputed = LOSSES[run.exp.loss](x * run.scale, outputs[run.exp.run_id])
+        assert recomputed == pytest.approx(recorded, rel=0.01), run.exp.run_id
+        recorded_mse = run.history["epochs"][-1]["val_mse"]
+        assert LOSSES["mse"](x, outputs[run.exp.run_id] / run.scale) == pytest.approx(recorded_mse, rel=0.01)
+
+
+def test_numpy_forward_pass_equals_keras(committed_catalog, keras_outputs):
+    x, outputs = keras_outputs
+    for run in committed_catalog.runs:
+        ours = run.own_outputs(x)
+        theirs = outputs[run.exp.run_id]
+        tolerance = 1e-5 * max(1.0, run.scale)  # raw models' outputs are on the 0-255 scale
+        np.testing.assert_allclose(ours, theirs, atol=tolerance, rtol=1e-5, err_msg=run.exp.run_id)

@@ -1,0 +1,109 @@
+"""Training on a slice of the real MNIST: the records, the manifest, skipping, forcing, diverging."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aecompare import artifacts
+from aecompare.catalog import load_catalog
+from aecompare.losses import LOSSES
+from aecompare.registry import REGISTRY, SEED000_NET, Experiment, Optimizer
+
+from conftest import REPO, tiny_experiments
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_models_have_complete_records(tiny_models, small_mnist):
+    catalog = load_catalog(tiny_models)
+    assert catalog.problems == []
+    assert sorted(r.name for r in catalog.runs) == sorted(e.name for e in tiny_experiments())
+    x = small_mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
+    for run in catalog.runs:
+        h = run.history
+        assert [row["epoch"] for row in h["epochs"]] == [1, 2]
+        assert h["diverged_epoch"] is None and h["data_source"] == small_mnist.source
+        assert {"python", "tensorflow", "keras", "numpy"} <= set(h["versions"])
+        row = h["epochs"][-1]
+        assert len(row["layers"]) == len(run.exp.arch.hidden) + 1
+        assert 0 <= row["layers"][0]["near_zero"] <= 1 and row["layers"][0]["fro_norm"] > 0
+        # the recorded validation loss is the model's own loss on its own outputs
+        assert LOSSES[run.exp.loss](x * run.scale, run.own_outputs(x)) == pytest.approx(row["val_loss"], rel=1e-3)
+        probes = run.probes
+        assert probes["pixels"].shape == (3, 20, 784) and probes["pixels"].dtype == np.uint8
+        assert list(probes["labels"]) == [d for d in range(10) for _ in range(2)]
+        decoded = artifacts.decode_images(probes["pixels"][-1], probes["lo"][-1], probes["hi"][-1])
+        exact = run.reconstruct(x[probes["index"]])
+        span = (probes["hi"][-1] - probes["lo"][-1])[:, None]
+        assert np.all(np.abs(decoded - exact) <= span / 510 + 1e-6)
+
+
+def test_manifest_lists_files_with_their_hashes(tiny_models):
+    entries = artifacts.read_manifest(tiny_models)
+    for entry in entries:
+        assert {"name", "arch", "activation", "loss", "scale", "path", "files"} <= set(entry)
+        for name, digest in entry["files"].items():
+            assert artifacts.sha256_file(tiny_models / entry["path"] / name) == digest
+
+
+def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mnist):
+    from aecompare.training import train_all
+
+    exp = tiny_experiments()[0]
+    train_all([exp], small_mnist, tmp_path)
+    first = artifacts.read_manifest(tmp_path)[0]
+    assert artifacts.is_up_to_date(tmp_path, exp)
+    assert not artifacts.is_up_to_date(tmp_path, dataclasses.replace(exp, epochs=2))
+    (tmp_path / first["path"] / "history.json").write_text("{}")
+    assert not artifacts.is_up_to_date(tmp_path, exp)  # a changed file is not up to date
+    train_all([exp], small_mnist, tmp_path)  # what --force does: train again
+    second = artifacts.read_manifest(tmp_path)
+    assert len(second) == 1 and load_catalog(tmp_path).problems == []
+    if second[0]["path"] != first["path"]:
+        assert not (tmp_path / first["path"]).exists()  # the superseded run directory is gone
+
+
+def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
+    """Linear output, raw 0-255 targets, SGD with a huge step: the loss overflows within two epochs."""
+    from aecompare.training import train_all
+
+    exploding = Experiment("raw-linear-mse", SEED000_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
+    entry = train_all([exploding], small_mnist, tmp_path)[0]
+    run = load_catalog(tmp_path).runs[0]
+    assert entry["diverged_epoch"] == run.history["diverged_epoch"] is not None
+    assert len(run.history["epochs"]) == entry["diverged_epoch"] - 1
+    assert all(np.all(np.isfinite(layer.kernel)) for layer in run.layers)
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "aecompare.train", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+def test_cli_lists_the_registry():
+    result = run_cli("--list")
+    assert result.returncode == 0
+    for exp in REGISTRY:
+        assert exp.name in result.stdout
+
+
+def test_cli_rejects_unknown_models():
+    result = run_cli("--only", "no-such-model", "--list")
+    assert result.returncode == 2 and "no-such-model" in result.stderr
+
+
+def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
+    result = run_cli("--only", "norm-sigmoid-mse", "--epochs", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "MNIST from" in result.stdout and "norm-sigmoid-mse" in result.stdout
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    registered = sorted(e.seed for e in REGISTRY if e.name == "norm-sigmoid-mse")
+    assert [(e["name"], e["seed"]) for e in manifest["models"]] == [("norm-sigmoid-mse", s) for s in registered]
+    again = run_cli("--only", "norm-sigmoid-mse", "--epochs", "1", "--out", str(tmp_path))
+    assert again.returncode == 0 and "up to date" in again.stdout
