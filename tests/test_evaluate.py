@@ -1,0 +1,188 @@
+"""The evaluation table: one code path for the CLI and the dashboard, honest baselines, seeds, probe."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecompare import evaluate, latent, metrics
+from aecompare.catalog import load_catalog
+
+REPO = evaluate.DEFAULT_MODELS_DIR.parent
+
+
+@pytest.fixture(scope="module")
+def small_table(tiny_models, small_mnist):
+    return evaluate.evaluation_table(load_catalog(tiny_models), small_mnist)
+
+
+def test_rows_and_columns(small_table, tiny_models):
+    table = small_table
+    assert list(table.columns) == list(evaluate.COLUMNS)
+    models = table[table.kind == "model"]
+    assert sorted(models.name) == sorted(r.name for r in load_catalog(tiny_models).runs)
+    assert list(table[table.kind == "baseline"].name) == ["pca-28", "pca-30", "mean-image"]
+    published = table[table.kind == "published"].set_index("name")["sse_per_image"]
+    assert published.to_dict() == {"H&S2006 deep autoencoder": 3.00, "H&S2006 logistic PCA": 8.01,
+                                   "H&S2006 PCA": 13.87}
+    assert table[table.kind == "published"][["mse", "ssim", "probe_accuracy"]].isna().all().all()
+    for col in metrics.METRICS:
+        assert table[table.kind != "published"][col].notna().all(), col
+    assert np.allclose(table[table.kind != "published"].sse_per_image, 784 * table[table.kind != "published"].mse)
+    assert table.loc[table.name == "mean-image", "probe_accuracy"].isna().all()
+    assert models.probe_accuracy.between(0, 1).all()
+
+
+def test_model_rows_equal_the_metrics_of_their_reconstructions(small_table, tiny_models, small_mnist):
+    catalog = load_catalog(tiny_models)
+    run = catalog.runs[0]
+    y = small_mnist.test_x.reshape(len(small_mnist.test_x), -1).astype(np.float32) / 255
+    expected = metrics.overall(y, run.reconstruct(y))
+    row = small_table[(small_table.name == run.name) & (small_table.seed == run.seed)].iloc[0]
+    for k, v in expected.items():
+        assert row[k] == pytest.approx(v, rel=1e-9), k
+    assert row["own_loss_last"] == pytest.approx(run.history["epochs"][-1]["val_loss"])
+    assert row["loss"] == run.exp.loss and row["scale"] == run.exp.scale
+
+
+def test_mean_image_mse_is_the_test_variance_around_the_train_mean(small_table, small_mnist):
+    train = small_mnist.train_x.reshape(len(small_mnist.train_x), -1) / 255.0
+    test = small_mnist.test_x.reshape(len(small_mnist.test_x), -1) / 255.0
+    train_mean = train.mean(axis=0)
+    expected = np.mean(test.var(axis=0) + (test.mean(axis=0) - train_mean) ** 2)  # variance + bias², per pixel
+    row = small_table[small_table.name == "mean-image"].iloc[0]
+    assert row["mse"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_pca_with_every_component_reconstructs_almost_perfectly(mnist):
+    x_train = mnist.train_x.reshape(-1, 784).astype(np.float32) / 255
+    y = mnist.test_x[:500].reshape(-1, 784).astype(np.float32) / 255
+    pca = evaluate.fit_pca(x_train, 784)
+    assert metrics.overall(y, evaluate.pca_reconstruct(pca, y, 784))["mse"] < 1e-10
+    # nested components: the first 28 of a 784-component fit reconstruct like a 28-component fit
+    pca28 = evaluate.fit_pca(x_train, 28)
+    np.testing.assert_allclose(evaluate.pca_reconstruct(pca, y, 28), evaluate.pca_reconstruct(pca28, y, 28),
+                               atol=1e-4)
+
+
+def test_pca30_lands_on_the_published_figure(mnist):
+    """Hinton & Salakhutdinov 2006 report 13.87 squared error per test image for 30-d PCA."""
+    x_train = mnist.train_x.reshape(-1, 784).astype(np.float32) / 255
+    y = mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
+    pca = evaluate.fit_pca(x_train, 30)
+    sse = metrics.sse_per_image(y, evaluate.pca_reconstruct(pca, y, 30)).mean()
+    assert sse == pytest.approx(13.87, abs=0.05)
+
+
+def test_own_loss_takes_last_recorded_and_best_finite():
+    history = {"epochs": [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.2},
+                          {"epoch": 3, "val_loss": 0.3}, {"epoch": 4, "val_loss": float("nan")}]}
+    assert evaluate.own_loss(history)["own_loss_best"] == 0.2
+    assert evaluate.own_loss(history)["best_epoch"] == 2
+    assert math.isnan(evaluate.own_loss(history)["own_loss_last"])
+    assert math.isnan(evaluate.own_loss({"epochs": []})["own_loss_best"])
+
+
+def test_seed_summary_gives_mean_and_spread(small_table):
+    models = small_table[small_table.kind == "model"]
+    first = models.iloc[0]
+    second = first.copy()
+    second["seed"], second["mse"] = 1, first["mse"] + 0.01
+    table = pd.concat([small_table, second.to_frame().T], ignore_index=True)
+    summary = evaluate.seed_summary(table).set_index("name")
+    assert summary.loc[first["name"], "n_seeds"] == 2
+    assert summary.loc[first["name"], "mse"] == pytest.approx(first["mse"] + 0.005)
+    assert summary.loc[first["name"], "mse_std"] == pytest.approx(0.01 / math.sqrt(2))
+    single = models.iloc[1]["name"]
+    assert summary.loc[single, "n_seeds"] == 1 and math.isnan(summary.loc[single, "mse_std"])
+    assert set(summary.index) == set(models.name)
+
+
+def test_linear_probe_separates_separable_codes_and_refuses_non_finite():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 600)
+    codes = np.eye(10)[labels] * 5 + rng.normal(0, 0.1, (600, 10))
+    assert latent.linear_probe(codes[:400], labels[:400], codes[400:], labels[400:]) > 0.95
+    noise = rng.normal(size=(600, 10))
+    assert latent.linear_probe(noise[:400], labels[:400], noise[400:], labels[400:]) < 0.3
+    bad = codes.copy()
+    bad[0, 0] = np.inf
+    assert math.isnan(latent.linear_probe(bad[:400], labels[:400], bad[400:], labels[400:]))
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (
+            b is None or (isinstance(b, float) and math.isnan(b)))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, rel=1e-12)
+    return a == b
+
+
+@pytest.mark.slow
+def test_cli_json_equals_evaluation_table(tiny_models, mnist):
+    """The CLI (a subprocess, the real MNIST) prints exactly the table the dashboard gets."""
+    out = subprocess.run([sys.executable, "-m", "aecompare.evaluate", "--models", str(tiny_models),
+                          "--format", "json"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    table = evaluate.evaluation_table(load_catalog(tiny_models), mnist)
+    assert len(rows) == len(table)
+    required = {"name", "kind", "mse", "mae", "bce", "excess_bce", "psnr", "ssim", "sse_per_image",
+                "probe_accuracy", *evaluate.SETTINGS}
+    for row, expected in zip(rows, table.to_dict(orient="records"), strict=True):
+        assert required <= set(row) and set(row) == set(expected)
+        for k in row:
+            assert _same(row[k], expected[k]), (row["name"], k, row[k], expected[k])
+    assert any(r["kind"] == "published" and r["mse"] is None for r in rows)  # NaN became null
+
+
+def test_cli_reports_problems_and_still_prints_the_rest(tiny_models, small_mnist, tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "models"
+    shutil.copytree(tiny_models, broken)
+    catalog = load_catalog(broken)
+    victim = catalog.runs[0]
+    history = broken / victim.entry["path"] / "history.json"
+    history.write_text(history.read_text() + " ")
+    monkeypatch.setattr(evaluate, "load_mnist", lambda path, download=False: small_mnist)
+    code = evaluate.main(["--models", str(broken), "--format", "csv"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(history) in captured.err
+    printed = pd.read_csv(__import__("io").StringIO(captured.out))
+    names = set(printed[printed.kind == "model"].name)
+    assert victim.name not in names and names == {r.name for r in catalog.runs[1:]}
+
+
+def test_projections_and_latent_chart(tiny_models, small_mnist):
+    from aecompare.views.latent import latent_chart, points_to_draw
+
+    catalog = load_catalog(tiny_models)
+    pca_only = latent.latent_projections(catalog, small_mnist, tsne_n=0)
+    assert list(pca_only) == catalog.names() and all(set(d.method) == {"PCA"} for d in pca_only.values())
+    first = catalog.names()[0]
+    df = latent.latent_projections(catalog, small_mnist, names=[first], tsne_n=60)[first]
+    assert list(df.columns) == ["method", "index", "digit", "x", "y"]
+    pca, tsne = df[df.method == "PCA"], df[df.method == "t-SNE"]
+    assert len(pca) == len(small_mnist.test_y) and len(tsne) == 60
+    assert (tsne["digit"].to_numpy() == small_mnist.test_y[tsne["index"]]).all()
+    assert np.isfinite(df[["x", "y"]].to_numpy()).all()
+    # the PCA panel draws the same test images as the t-SNE panel, so the two can be compared
+    shown = points_to_draw(df, 1000)
+    assert set(shown[shown.method == "PCA"]["index"]) == set(tsne["index"])
+    spec = latent_chart(df).to_dict()
+    assert len(spec["hconcat"]) == 2
+    again = latent.latent_projections(catalog, small_mnist, names=[first], tsne_n=60)
+    pd.testing.assert_frame_equal(again[first], df)  # fixed random_state: reproducible
+
+
+def test_projection_of_non_finite_codes_is_empty():
+    codes = np.full((20, 3), np.nan)
+    assert latent.project(codes, np.zeros(20, int), tsne_n=10).empty
