@@ -1,0 +1,168 @@
+"""The three question views render without exception: on the committed models, and with no models at all."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecompare.catalog import load_catalog
+from aecompare.views.questions import questions_evidence
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+
+
+def _app(models_dir: str, with_mnist: bool):
+    """The test script: build evidence, then call the three views (run by AppTest as a script)."""
+    import numpy as np  # noqa: F811 (the script runs on its own)
+
+    from aecompare.catalog import load_catalog
+    from aecompare.views.questions import (
+        questions_evidence,
+        render_bce_autoencoder,
+        render_ce_vs_mse,
+        render_cross_entropy,
+    )
+
+    test_x = None
+    if with_mnist:
+        from aecompare.data import load_mnist
+
+        m = load_mnist(download=False)
+        test_x = m.test_x.reshape(len(m.test_x), -1).astype(np.float64) / 255
+    evidence = questions_evidence(load_catalog(models_dir), test_x)
+    render_cross_entropy()
+    render_bce_autoencoder(evidence)
+    render_ce_vs_mse(evidence)
+
+
+def _pyarrow_problem() -> str | None:
+    """Streamlit draws every chart and table through pyarrow; None if it imports, else why not."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        return f"pyarrow does not import with numpy {np.__version__}: {e} (fix the pins in requirements.in)"
+    return None
+
+
+PYARROW_PROBLEM = _pyarrow_problem()
+needs_pyarrow = pytest.mark.skipif(PYARROW_PROBLEM is not None, reason=str(PYARROW_PROBLEM))
+
+
+def test_pyarrow_imports():
+    """One clear failure, rather than every render test failing inside Streamlit."""
+    assert PYARROW_PROBLEM is None, PYARROW_PROBLEM
+
+
+def _mnist_available() -> bool:
+    try:
+        from aecompare.data import load_mnist
+
+        load_mnist(download=False)
+    except Exception:
+        return False
+    return True
+
+
+def _run(models_dir, with_mnist=False) -> AppTest:
+    at = AppTest.from_function(_app, args=(str(models_dir), with_mnist), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info])
+
+
+@pytest.mark.skipif(not (MODELS / "manifest.json").exists(), reason="no trained models in models/")
+@needs_pyarrow
+def test_views_render_on_committed_models():
+    at = _run(MODELS)
+    text = _text(at)
+    assert "2.3026 nats" in text  # seed 001's -log(0.1)
+    assert "?models=s002-sigmoid-bce,s002-sigmoid-mse" in text
+    assert not at.error
+
+
+@pytest.mark.skipif(not (MODELS / "manifest.json").exists() or not _mnist_available(),
+                    reason="needs trained models and MNIST")
+@needs_pyarrow
+def test_views_render_on_committed_models_with_mnist():
+    at = _run(MODELS, with_mnist=True)
+    assert "lit pixels" in _text(at) or "1/k" in _text(at)
+
+
+@needs_pyarrow
+def test_views_render_with_no_models(tmp_path):
+    at = _run(tmp_path / "nothing-here")
+    text = _text(at)
+    assert "2.3026 nats" in text
+    assert "No seed-002 model" in text and "No softmax model" in text
+
+
+@needs_pyarrow
+def test_cross_entropy_view_reacts_to_inputs(tmp_path):
+    at = _run(tmp_path)
+    at.text_input(key="q001_pred").input("[0.1 0.6 0.1 0.1 0.1]").run()
+    assert not at.exception
+    at.text_input(key="q001_pred").input("[0.1 0.5 0.4]").run()
+    assert not at.exception
+    assert any("3 entries but the label has 5" in e.value for e in at.error)
+    at.text_input(key="q001_pred").input("[0.1 -0.5 0.1 0.1 1.2]").run()
+    assert any("negative" in e.value for e in at.error)
+    at.text_input(key="q001_pred").input("[0.1 0.5 0.1 0.1 0.2]").run()
+    at.text_input(key="q001_label").input("[0.5 0.5 0 0 0]").run()
+    assert any("not one-hot" in i.value for i in at.info)
+    at.text_input(key="q001_label").input("[1 0 0 0 0]").run()
+    at.text_input(key="q001_pred").input("[1 5 1 1 2]").run()
+    assert any("divided by that sum" in i.value for i in at.info)
+    at.number_input(key="q001_n").set_value(1024).run()
+    assert "**10 bits**" in _text(at)
+
+
+def test_evidence_is_plain_data_and_empty_without_models(tmp_path):
+    ev = questions_evidence(load_catalog(tmp_path), None)
+    assert ev["available"] == [] and ev["softmax"] == [] and ev["s002"]["runs"] == []
+    assert isinstance(ev["raw_bce"]["curves"], pd.DataFrame) and ev["raw_bce"]["curves"].empty
+
+
+@pytest.mark.skipif(not (MODELS / "manifest.json").exists(), reason="no trained models in models/")
+def test_evidence_from_committed_models_is_read_from_records():
+    catalog = load_catalog(MODELS)
+    ev = questions_evidence(catalog, None)
+    for r in ev["s002"]["runs"]:
+        run = catalog.by_name(r["name"])[0]
+        frame = r["frame"]
+        assert len(frame) == len(run.history["epochs"]) + 1  # epoch 0 = before training
+        assert frame.first_layer_fro_norm.iloc[-1] == run.history["epochs"][-1]["layers"][0]["fro_norm"]
+        ratio = frame.first_layer_fro_norm.iloc[-1] / frame.first_layer_fro_norm.iloc[0]
+        assert r["reading"]["weights_went_to_zero"] == (ratio < 0.1)
+    for s in ev["softmax"]:
+        # softmax outputs sum to 1 on the model's own scale: 1 (normalised) or 1/255 (raw, shown on [0, 1])
+        expected = 1.0 if s["scale"] == "norm" else 1 / 255
+        assert s["output_sum_mean"] == pytest.approx(expected, rel=0.01)
+        assert np.isfinite(s["output_max"])
+
+
+def _dashboard_tabs(models_dir: str):
+    """The dashboard's wiring: a Context-like object and the three show_* tab functions."""
+    from types import SimpleNamespace
+
+    from aecompare.catalog import load_catalog
+    from aecompare.views import questions
+
+    ctx = SimpleNamespace(models_dir=models_dir, catalog=load_catalog(models_dir), x_test=None)
+    for show in (questions.show_cross_entropy, questions.show_bce_autoencoder, questions.show_ce_vs_mse):
+        show(ctx)
+
+
+@needs_pyarrow
+@pytest.mark.parametrize("which", ["committed", "empty"])
+def test_dashboard_tab_functions_render(which, tmp_path):
+    models_dir = MODELS if which == "committed" and (MODELS / "manifest.json").exists() else tmp_path
+    at = AppTest.from_function(_dashboard_tabs, args=(str(models_dir),), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
