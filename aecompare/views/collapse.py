@@ -1,0 +1,99 @@
+"""Weight collapse: per model and layer over epochs, first-layer filters, singular values, verdicts."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ..compare import (
+    VERDICT_RULE,
+    diverging_rgb,
+    first_layer_filters,
+    layer_frame,
+    singular_frame,
+    spread_frame,
+    upscale,
+    verdict_rows,
+)
+from ..diagnostics import BLOB_SPREAD
+from .common import Context, chart_data, no_models_note, show_table
+
+METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
+           "mean |w|")
+N_FILTERS = 10
+
+
+def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
+    """One panel per layer, one line per model (shared scales across models), hover for values."""
+    return (alt.Chart(chart_data(df)).mark_line(point=True)
+            .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y(f"{metric}:Q"),
+                    color=alt.Color("model:N", sort=order),
+                    tooltip=["model:N", "layer:N", "units:Q", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4g")])
+            .properties(width=260, height=180)
+            .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
+
+
+def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
+    line = (alt.Chart(chart_data(df)).mark_line(point=True)
+            .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
+                    y=alt.Y("output spread:Q", title="output spread (1 = follows input, 0 = blob)"),
+                    color=alt.Color("model:N", sort=order),
+                    tooltip=["model:N", "epoch:Q", alt.Tooltip("output spread:Q", format=".4f")]))
+    threshold = chart_data(pd.DataFrame({"y": [BLOB_SPREAD]}))
+    rule = alt.Chart(threshold).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
+    return (line + rule).properties(height=260)
+
+
+def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
+    return (alt.Chart(chart_data(df)).mark_line()
+            .encode(x=alt.X("index:Q", title="rank (largest first)"),
+                    y=alt.Y("relative to largest:Q", scale=alt.Scale(type="log"),
+                            title="singular value / largest (log)"),
+                    color=alt.Color("model:N", sort=order),
+                    tooltip=["model:N", "layer:N", "index:Q", alt.Tooltip("singular value:Q", format=".4g"),
+                             alt.Tooltip("relative to largest:Q", format=".3g")])
+            .properties(width=260, height=180)
+            .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
+
+
+def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
+    """Filters (k, 28, 28) in [-1, 1] side by side, blue negative, red positive."""
+    tiles = []
+    for f in filters:
+        tiles += [diverging_rgb(f, 1.0), np.full((28, 2, 3), 255, np.uint8)]
+    return upscale(np.concatenate(tiles, axis=1), zoom)
+
+
+def show(ctx: Context) -> None:
+    st.subheader("Weight collapse")
+    if no_models_note(ctx.runs):
+        return
+    order = [r.name for r in ctx.runs]
+    verdicts = verdict_rows(ctx.runs)
+    st.markdown("**Verdict per model** (last epoch)")
+    show_table(verdicts, hide_index=True, width="stretch",
+                 column_config={"output spread": st.column_config.NumberColumn(format="%.4f")})
+    st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix.")
+
+    st.markdown("**Per layer, over epochs**")
+    metric = st.selectbox("Quantity", METRICS, key="collapse_metric")
+    st.altair_chart(layer_chart(layer_frame(ctx.runs), metric, order))
+    st.caption(f"{metric} of each layer's weight matrix (units: dead/saturated as a fraction of the layer's "
+               "units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first 1000 test images "
+               "after each epoch. Epoch 0 is the initialisation.")
+    st.altair_chart(spread_chart(spread_frame(ctx.runs), order), width="stretch")
+    st.caption(f"Output spread per epoch: std of each output pixel across images / std of that input pixel, "
+               f"averaged over pixels. Dashed line: the blob threshold {BLOB_SPREAD}.")
+
+    st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
+    for r in ctx.runs:
+        st.image(filters_strip(first_layer_filters(r, N_FILTERS), 2), caption=r.name)
+    st.caption("Each tile is one unit's 784 incoming weights, on its own symmetric scale: blue negative, white 0, "
+               "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
+
+    st.markdown("**Singular values of each weight matrix**")
+    st.altair_chart(singular_chart(singular_frame(ctx.runs), order))
+    st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
+               "directions of its input.")

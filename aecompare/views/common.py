@@ -1,0 +1,68 @@
+"""What every tab gets: the chosen runs, the test images and the chosen digits (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from ..catalog import Catalog, Run
+from ..data import Mnist
+from .state import ViewState
+
+
+@dataclass(frozen=True)
+class Context:
+    models_dir: str
+    catalog: Catalog
+    runs: list[Run]  # the chosen models, one run each (lowest seed), in catalog order
+    mnist: Mnist | None
+    x_test: np.ndarray | None  # (10000, 784) float32 on [0, 1], read-only
+    indices: np.ndarray  # chosen test indices
+    state: ViewState
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """The chosen digits, (n, 784) on [0, 1]."""
+        return self.x_test[self.indices] if self.x_test is not None else np.zeros((0, 784), np.float32)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.mnist.test_y[self.indices] if self.mnist is not None else np.zeros(0, int)
+
+
+def no_models_note(runs) -> bool:
+    """Say so when no model is chosen; True if there is nothing to show."""
+    if not runs:
+        st.info("No model chosen: pick one or more in the sidebar (Models).")
+        return True
+    return False
+
+
+def need_mnist(ctx: Context) -> bool:
+    if ctx.x_test is None:
+        st.info("This view needs the MNIST test images, which could not be loaded (see the message above).")
+        return True
+    return False
+
+
+def chart_data(df):
+    """A DataFrame as inline Vega-Lite values (JSON), so charts do not go through pyarrow."""
+    import altair as alt
+    import pandas as pd
+
+    clean = df.astype(object).where(pd.notna(df), None)
+    return alt.Data(values=clean.to_dict("records"))
+
+
+def show_table(df, **kwargs) -> None:
+    """`st.dataframe` (sortable); if pyarrow cannot load (it needs NumPy 2 from version 21 on, and the
+    pinned NumPy is 1.26), a static HTML table with a note instead of a crash."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        st.caption(f"Static table (sorting needs pyarrow, which failed to import: {e}).")
+        st.html(df.to_html(index=False, float_format=lambda v: f"{v:.5g}", na_rep="", border=0))
+        return
+    st.dataframe(df, **kwargs)

@@ -1,0 +1,136 @@
+"""Losses: every model on one yardstick (table + CSV), training curves overlaid, probe digits per epoch."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ..compare import curves_frame, probe_images, to_display, upscale
+from . import loaders
+from .common import Context, chart_data, no_models_note, show_table
+
+
+@st.cache_resource(show_spinner="Evaluating every model and baseline on the 10,000 test images ...")
+def evaluation(models_dir: str) -> pd.DataFrame | None:
+    """`aecompare.evaluate.evaluation_table` once per process (the same code path as the CLI)."""
+    from ..evaluate import evaluation_table  # lazy: scikit-learn only when this tab is opened
+
+    m, _ = loaders.mnist_or_error()
+    return None if m is None else evaluation_table(loaders.catalog(models_dir), m)
+
+
+def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
+    """Rows of the chosen models plus every baseline and published row (the yardsticks stay visible)."""
+    keep = (table["kind"] != "model") | table["name"].isin(chosen)
+    return table[keep].reset_index(drop=True)
+
+
+def seed_band(df: pd.DataFrame) -> pd.DataFrame:
+    """Curves (model, seed, curve, epoch, value) -> per model/curve/epoch the mean, min, max over seeds."""
+    g = df.groupby(["model", "curve", "epoch"], sort=False)["value"]
+    return g.agg(value="mean", low="min", high="max", seeds="count").reset_index()
+
+
+def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> alt.LayerChart:
+    """Lines per model (and train/test) on one shared scale: the mean over seeds, with a min-max band
+    where several seeds exist; symlog when log is asked and values reach <= 0."""
+    if log:
+        scale = alt.Scale(type="log") if (df["value"] > 0).all() else alt.Scale(type="symlog")
+    else:
+        scale = alt.Scale(type="linear")
+    band = seed_band(df)
+    base = alt.Chart(chart_data(band), title=title).encode(
+        x=alt.X("epoch:Q", title="epoch (0 = before training)"), color=alt.Color("model:N", sort=order))
+    line = base.mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+        y=alt.Y("value:Q", scale=scale, title=title), strokeDash=alt.StrokeDash("curve:N", title="curve"),
+        tooltip=["model:N", "curve:N", "epoch:Q", alt.Tooltip("value:Q", format=".5g", title="mean over seeds"),
+                 alt.Tooltip("low:Q", format=".5g", title="min"), alt.Tooltip("high:Q", format=".5g", title="max"),
+                 "seeds:Q"])
+    spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(
+        y=alt.Y("low:Q", scale=scale), y2="high:Q", detail="curve:N")
+    return alt.layer(spread, line).properties(height=320)
+
+
+def probe_strip(images: np.ndarray, zoom: int, stretch: bool) -> np.ndarray:
+    """Images (k, 784) on [0, 1] side by side with 2-pixel white gaps."""
+    tiles = []
+    for img in images:
+        tiles += [to_display(img, stretch), np.full((28, 2), 255, np.uint8)]
+    return upscale(np.concatenate(tiles, axis=1), zoom)
+
+
+def show_evaluation(ctx: Context) -> None:
+    """The evaluation table (computed once per server, then shared), the seeds' spread, a CSV download."""
+    st.caption("Every model and baseline on all 10,000 test images; computed once per server, then shared.")
+    try:
+        table = evaluation(ctx.models_dir)
+    except ImportError as e:
+        st.info(f"The evaluation table is not available in this installation ({e}).")
+        return
+    if table is None:
+        st.info("The evaluation table needs MNIST (see the message above).")
+        return
+    shown = table_for(table, [r.name for r in ctx.runs])
+    show_table(shown, hide_index=True, width="stretch")
+    st.caption("One row per trained run, plus baselines (PCA, the mean image) and published figures (quoted, not "
+               "measured). own_loss_*: each model's own loss on its own scale (raw models: 0-255, not comparable "
+               "across losses). mse, mae, bce, excess_bce (BCE − entropy of the targets: the part a model can "
+               "still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 pixels, the unit "
+               "of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test images. "
+               "Click a column header to sort.")
+    st.download_button("Download the table (CSV, all rows, with settings)", table.to_csv(index=False),
+                       file_name="aecompare-evaluation.csv", mime="text/csv")
+    show_seed_spread(shown)
+
+
+def show_seed_spread(table: pd.DataFrame) -> None:
+    """Mean ± std over seeds for the models trained with more than one seed."""
+    from ..evaluate import seed_summary
+
+    summary = seed_summary(table[table["kind"] == "model"])
+    summary = summary[summary["n_seeds"] > 1]
+    if summary.empty:
+        return
+    st.markdown("**Repeated seeds: mean ± standard deviation**")
+    metrics_shown = ("mse", "mae", "excess_bce", "psnr", "ssim", "sse_per_image", "probe_accuracy")
+    rows = [{"name": r["name"], "seeds": int(r["n_seeds"]),
+             **{m: f"{r[m]:.4g} ± {r[m + '_std']:.2g}" for m in metrics_shown}} for _, r in summary.iterrows()]
+    show_table(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption("Over the seeds committed for each model (sample standard deviation, ddof=1); same scale as above.")
+
+
+def show(ctx: Context) -> None:
+    st.subheader("Losses")
+    st.markdown("**Every model on the same yardstick**")
+    show_evaluation(ctx)
+    if no_models_note(ctx.runs):
+        return
+    order = [r.name for r in ctx.runs]
+    st.markdown("**Training curves**")
+    log = st.toggle("Log scale (symmetric log where values reach 0 or below)", key="losses_log")
+    curves = curves_frame([run for r in ctx.runs for run in ctx.catalog.by_name(r.name)])
+    own = curves[curves["curve"].str.startswith("own loss")]
+    common = curves[curves["curve"].str.startswith("MSE")]
+    left, right = st.columns(2)
+    left.altair_chart(curve_chart(own, log, "own loss (each on its own scale)", order), width="stretch")
+    right.altair_chart(curve_chart(common, log, "MSE on [0, 1]", order), width="stretch")
+    st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
+               "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
+               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only). Where a model "
+               "has several seeds the line is their mean and the shaded band spans their min to max.")
+
+    st.markdown("**Probe digits, epoch by epoch**")
+    probes = {r.name: probe_images(r) for r in ctx.runs}
+    max_epoch = min(p[0].shape[0] for p in probes.values()) - 1
+    epoch = st.slider("Epoch (0 = before training)", 0, max_epoch, max_epoch, key="probe_epoch")
+    first = next(iter(probes.values()))
+    if ctx.x_test is not None:
+        st.image(probe_strip(ctx.x_test[first[1]], 2, False), caption="inputs: test digits "
+                 + " ".join(f"#{i}" for i in first[1]))
+    for name, (images, _, _) in probes.items():
+        lo, hi = float(images[epoch].min()), float(images[epoch].max())
+        st.image(probe_strip(images[epoch], 2, ctx.state.stretch),
+                 caption=f"{name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
+                 + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"))

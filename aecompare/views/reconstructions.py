@@ -1,0 +1,49 @@
+"""Reconstructions: one row per chosen digit, the input first, then one column per model."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..compare import scale_note, to_display, upscale
+from .common import Context, need_mnist
+
+
+def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.ndarray],
+                errors: dict[str, np.ndarray], zoom: int, stretch: bool) -> None:
+    """`inputs` (n, 784) and each `outputs[model]` (n, 784) on [0, 1]; `errors[model]` per-image MSE."""
+    names = list(outputs)
+    width = 28 * zoom
+    head = st.columns(len(names) + 1)
+    head[0].markdown("**input**")
+    for col, name in zip(head[1:], names, strict=False):
+        col.markdown(f"**{name}**")
+    for i in range(len(inputs)):
+        cols = st.columns(len(names) + 1)
+        cols[0].image(upscale(to_display(inputs[i]), zoom), caption=captions[i], width=width)
+        for col, name in zip(cols[1:], names, strict=False):
+            col.image(upscale(to_display(outputs[name][i], stretch), zoom),
+                      caption=f"MSE {errors[name][i]:.4f}", width=width)
+
+
+def show(ctx: Context) -> None:
+    st.subheader("Reconstructions")
+    if need_mnist(ctx):
+        return
+    inputs = ctx.inputs
+    outputs = {r.name: r.reconstruct(inputs) for r in ctx.runs}
+    errors = {n: ((o - inputs) ** 2).mean(axis=1) for n, o in outputs.items()}
+    display = ("each output stretched to its own min..max (black..white)" if ctx.state.stretch
+               else "every image on the same 0-255 display (0-1 for normalised models), clipped")
+    st.caption(f"Rows: {len(inputs)} test digits (index · true label), the same for every model. Columns: the "
+               f"input, then each model's output; {display}. Under each output: its MSE against the input on "
+               f"the [0, 1] scale. Pixels enlarged {ctx.state.zoom}x, nearest neighbour.")
+    if ctx.runs:
+        with st.expander("Output scales (actual range of each model's outputs on these digits)",
+                         expanded=False):
+            for r in ctx.runs:
+                st.markdown(f"- **{r.name}**: {scale_note(r, outputs[r.name])}")
+    else:
+        st.info("No model chosen: only the inputs are shown. Pick models in the sidebar.")
+    captions = [f"#{i} · {lab}" for i, lab in zip(ctx.indices, ctx.labels, strict=False)]
+    render_grid(inputs, captions, outputs, errors, ctx.state.zoom, ctx.state.stretch)

@@ -1,0 +1,110 @@
+"""Sidebar: which models and digits to compare, kept in the URL (see `state`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from . import state as vs
+
+URL_KEYS = ("models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch")
+
+
+def _groups(exps: dict) -> dict[str, list[str]]:
+    """Quick picks: all, by family, by scale, by output/loss pair (names in catalog order)."""
+    groups = {"all models": list(exps)}
+    for label, key in (("family", lambda e: e.arch.family), ("scale", lambda e: e.scale),
+                       ("pair", lambda e: e.pair)):
+        for value in dict.fromkeys(key(e) for e in exps.values()):
+            groups[f"{label} {value}"] = [n for n, e in exps.items() if key(e) == value]
+    return groups
+
+
+def _init_from_url(known: list[str]) -> None:
+    s, warnings = vs.parse_query(st.query_params.to_dict(), known)
+    ss = st.session_state
+    ss["url_warnings"] = warnings
+    ss["sel_models"] = list(known if s.models is None else s.models)
+    ss["sel_mode"] = s.mode
+    ss["sel_idx"] = ", ".join(map(str, s.indices))
+    ss["sel_seed"] = s.seed
+    ss["sel_n"] = s.n
+    ss["sel_rank"] = s.rank_model if s.rank_model in known else (known[0] if known else None)
+    ss["sel_zoom"] = s.zoom
+    ss["sel_stretch"] = s.stretch
+    ss["url_loaded"] = True
+
+
+def _max_n(mode: str) -> int:
+    return vs.MAX_PER_CLASS if mode == "per_class" else vs.MAX_N
+
+
+def render(exps: dict) -> vs.ViewState:
+    """Draw the sidebar; `exps`: model name -> Experiment (catalog order). Returns the chosen state."""
+    known = list(exps)
+    ss = st.session_state
+    if not ss.get("url_loaded"):
+        _init_from_url(known)
+    for w in ss.get("url_warnings", []):
+        st.warning(w)
+
+    sb = st.sidebar
+    sb.header("Compare")
+    groups = _groups(exps)
+
+    def pick_group():
+        ss["sel_models"] = list(groups.get(ss["sel_group"], known))
+
+    sb.selectbox("Quick pick", list(groups), key="sel_group", on_change=pick_group,
+                 help="Choose a group of models; edit the list below freely.")
+    sb.multiselect("Models", known, key="sel_models", help="Every tab shows these models, in this order.")
+
+    sb.subheader("Digits (test set)")
+    mode = sb.selectbox("Choose digits by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
+    ss["sel_n"] = min(max(1, int(ss.get("sel_n", 1))), _max_n(mode))
+    indices = vs.ViewState().indices
+    if mode == "typed":
+        text = sb.text_input("Test indices (0-9999, comma separated)", key="sel_idx")
+        problems: list[str] = []
+        parsed = vs.parse_indices(text, problems, "Test indices")
+        for p in problems:
+            sb.warning(p)
+        indices = parsed or indices
+    elif mode == "random":
+        sb.number_input("Seed", 0, 2**31 - 1, key="sel_seed", step=1)
+        sb.slider("How many", 1, vs.MAX_N, key="sel_n")
+    elif mode == "per_class":
+        sb.slider("How many per class", 1, vs.MAX_PER_CLASS, key="sel_n")
+    else:
+        if known:
+            if ss.get("sel_rank") not in known:
+                ss["sel_rank"] = known[0]
+            sb.selectbox("Ranked by the error (MSE on [0,1]) of", known, key="sel_rank")
+        sb.slider("k", 1, vs.MAX_N, key="sel_n")
+
+    sb.subheader("Display")
+    sb.select_slider("Pixel size (nearest-neighbour zoom)", vs.ZOOMS, key="sel_zoom")
+    sb.checkbox("Stretch each output to its own range", key="sel_stretch",
+                help="Off: every image on the same 0-1 (0-255) display, clipped. On: each output's own "
+                     "min..max mapped to black..white (shows the shape of tiny softmax outputs).")
+
+    chosen = tuple(n for n in known if n in ss["sel_models"])
+    s = vs.ViewState(models=chosen, mode=mode, indices=indices, seed=int(ss["sel_seed"]), n=int(ss["sel_n"]),
+                     rank_model=ss.get("sel_rank") if mode in ("worst", "best") else None,
+                     zoom=int(ss["sel_zoom"]), stretch=bool(ss["sel_stretch"]))
+    if mode != "typed":
+        s = replace(s, indices=vs.ViewState().indices)
+    write_url(s, known)
+    return s
+
+
+def write_url(s: vs.ViewState, known: list[str]) -> None:
+    """Mirror the state into the URL, touching only our own keys (the tab key is Streamlit's)."""
+    wanted = vs.to_query(s, known)
+    for key in URL_KEYS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]

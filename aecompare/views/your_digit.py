@@ -1,0 +1,61 @@
+"""Your digit: upload an image (converted the way MNIST was made) or pick a test digit; every model reconstructs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..compare import scale_note, to_display, upscale
+from ..uploads import MAX_BYTES, UploadError, to_mnist
+from .common import Context
+
+
+def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool) -> None:
+    """The digit (784,) on [0, 1] and each model's reconstruction side by side, with its MSE."""
+    x = digit_unit.reshape(1, 784).astype(np.float32)
+    cols = st.columns(len(runs) + 1)
+    cols[0].image(upscale(to_display(x[0]), zoom), caption="input (28×28)", width=28 * zoom)
+    notes = []
+    for col, r in zip(cols[1:], runs, strict=False):
+        y = r.reconstruct(x)
+        col.image(upscale(to_display(y[0], stretch), zoom),
+                  caption=f"{r.name} · MSE {float(((y - x) ** 2).mean()):.4f}", width=28 * zoom)
+        notes.append(f"- **{r.name}**: {scale_note(r, y)}")
+    if notes:
+        st.caption("Outputs on the 0-1 (0-255) display, clipped" + (", each stretched to its own range" if stretch
+                   else "") + "; MSE on the [0, 1] scale.\n" + "\n".join(notes))
+
+
+def show(ctx: Context) -> None:
+    st.subheader("Your digit")
+    source = st.radio("Digit from", ("an image you upload", "the test set"), horizontal=True, key="yd_source")
+    digit = None
+    if source == "the test set":
+        if ctx.x_test is None:
+            st.info("MNIST is not available (see the message above); upload an image instead.")
+        else:
+            i = st.number_input("Test index (0-9999)", 0, len(ctx.x_test) - 1, 0, key="yd_index")
+            digit = ctx.x_test[int(i)]
+            st.caption(f"Test digit #{int(i)}, true label {int(ctx.mnist.test_y[int(i)])}.")
+    else:
+        up = st.file_uploader(f"PNG or JPEG, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
+                              key="yd_upload")
+        if up is not None:
+            try:
+                conv = to_mnist(up.getvalue())
+            except UploadError as e:
+                st.error(f"{up.name}: {e}")
+            else:
+                digit = conv.image.reshape(784).astype(np.float32) / 255
+                st.caption("Converted as MNIST was made: grey, white digit on black, fitted into 20×20 keeping "
+                           "its aspect, centred by its centre of mass in 28×28."
+                           + (" Also: " + "; ".join(conv.notes) + "." if conv.notes else ""))
+        else:
+            st.caption("Draw a digit (dark on light or light on dark), save it as PNG or JPEG and upload it.")
+    if digit is None:
+        return
+    if not ctx.runs:
+        st.image(upscale(to_display(digit), ctx.state.zoom), caption="input (28×28)", width=28 * ctx.state.zoom)
+        st.info("No model chosen: pick models in the sidebar to see their reconstructions.")
+        return
+    render_outputs(digit, ctx.runs, ctx.state.zoom, ctx.state.stretch)

@@ -1,0 +1,96 @@
+"""The dashboard rendered by Streamlit's AppTest over a tiny models folder trained in the session."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecompare.views import TABS as VIEW_TABS
+from aecompare.views.state import ViewState, parse_query, to_query
+
+from conftest import REPO, TINY_NAMES
+
+TABS = tuple(VIEW_TABS)
+KNOWN = list(TINY_NAMES)
+
+
+@pytest.fixture
+def app(tiny_models, monkeypatch):
+    monkeypatch.setenv("AECOMPARE_MODELS", str(tiny_models))
+
+    def make(**params) -> AppTest:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=180)
+        for k, v in params.items():
+            at.query_params[k] = v
+        return at.run()
+
+    return make
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tab", TABS)
+@pytest.mark.parametrize("models", ["all", "one", "none"])
+def test_every_tab_renders(app, tab, models):
+    params = {"tab": tab}
+    if models == "one":
+        params["models"] = "norm-sigmoid-bce"
+    elif models == "none":
+        params["models"] = "none"
+    at = app(**params)
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    assert not at.warning, [w.value for w in at.warning]
+
+
+@pytest.mark.slow
+def test_url_state_round_trips(app):
+    at = app(models="raw-linear-mae,norm-sigmoid-bce", digits="typed", idx="7,3", zoom="4", stretch="1")
+    no_exceptions(at)
+    assert not at.warning
+    assert at.multiselect(key="sel_models").value == ["norm-sigmoid-bce", "raw-linear-mae"]
+    assert at.text_input(key="sel_idx").value == "7, 3"
+    q = dict(at.query_params)
+    flat = {k: v[-1] if isinstance(v, list) else v for k, v in q.items()}
+    assert flat == {"models": "norm-sigmoid-bce,raw-linear-mae", "digits": "typed", "idx": "7,3", "zoom": "4",
+                    "stretch": "1"}
+
+
+@pytest.mark.slow
+def test_bad_url_values_warn_and_fall_back(app):
+    at = app(models="../../etc/passwd,bogus", digits="everything", n="lots", zoom="99", rank="/tmp/x")
+    no_exceptions(at)
+    text = " ".join(w.value for w in at.warning)
+    for fragment in ("unknown model", "digits=", "n='lots'", "zoom=99", "rank="):
+        assert fragment in text, text
+    assert at.multiselect(key="sel_models").value == KNOWN or set(at.multiselect(key="sel_models").value) == set(KNOWN)
+
+
+@pytest.mark.slow
+def test_changing_digits_updates_url(app):
+    at = app()
+    at.selectbox(key="sel_mode").set_value("random").run()
+    at.number_input(key="sel_seed").set_value(5).run()
+    no_exceptions(at)
+    assert at.query_params["digits"] in ("random", ["random"])
+    assert at.query_params["seed"] in ("5", ["5"])
+
+
+def test_parse_query_round_trip():
+    s = ViewState(models=("raw-linear-mae",), mode="worst", n=7, rank_model="norm-sigmoid-bce", zoom=6)
+    back, warnings = parse_query(to_query(s, KNOWN), KNOWN)
+    assert warnings == []
+    assert back == s
+
+
+def test_parse_query_defaults_and_warnings():
+    s, warnings = parse_query({}, KNOWN)
+    assert s == ViewState() and warnings == []
+    s, warnings = parse_query({"models": "none"}, KNOWN)
+    assert s.models == () and warnings == []
+    s, warnings = parse_query({"idx": "1,x", "seed": "-3", "stretch": "yes", "models": "a" * 5000}, KNOWN)
+    assert s == ViewState() and len(warnings) == 4
+    assert all(len(w) < 300 for w in warnings)  # long hostile values are cut in messages

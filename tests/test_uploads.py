@@ -1,0 +1,106 @@
+"""Upload conversion on generated images: MNIST's recipe, and every bad input gives an UploadError."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aecompare.uploads import MAX_BYTES, UploadError, to_mnist
+
+
+def png(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=kw.pop("format", "PNG"), **kw)
+    return buf.getvalue()
+
+
+def dark_bar_on_white(w=200, h=300) -> Image.Image:
+    a = np.full((h, w), 255, np.uint8)
+    a[h // 4: 3 * h // 4, w // 2 - 10: w // 2 + 10] = 0  # a vertical stroke: a "1"
+    return Image.fromarray(a, "L")
+
+
+def check_mnist_like(d: np.ndarray) -> None:
+    assert d.shape == (28, 28) and d.dtype == np.uint8
+    ys, xs = np.nonzero(d > 25)
+    assert ys.max() - ys.min() + 1 <= 21 and xs.max() - xs.min() + 1 <= 21  # fits the 20x20 box
+    ys, xs = np.indices(d.shape)
+    mass = d.astype(float) / d.sum()
+    assert abs((ys * mass).sum() - 13.5) <= 1 and abs((xs * mass).sum() - 13.5) <= 1  # centred by mass
+    assert d[0].max() == 0 and d[:, 0].max() == 0  # black background
+
+
+def test_light_background_is_inverted_and_fitted():
+    conv = to_mnist(png(dark_bar_on_white()))
+    check_mnist_like(conv.image)
+    assert conv.image.max() == 255
+    assert any("inverted" in n for n in conv.notes)
+    ys, _ = np.nonzero(conv.image > 25)
+    assert ys.max() - ys.min() + 1 >= 19  # the tall side fills 20 pixels
+
+
+def test_jpeg_rgb_and_tiny_image():
+    check_mnist_like(to_mnist(png(dark_bar_on_white().convert("RGB"), format="JPEG", quality=90)).image)
+    tiny = np.zeros((3, 2), np.uint8)
+    tiny[1, 1] = 255
+    check_mnist_like(to_mnist(png(Image.fromarray(tiny, "L"))).image)
+
+
+def test_sixteen_bit_png():
+    a = (np.asarray(dark_bar_on_white(), np.uint16) * 257).astype(np.uint16)
+    img = Image.fromarray(a)  # uint16 -> mode I;16
+    conv = to_mnist(png(img))
+    check_mnist_like(conv.image)
+
+
+@pytest.mark.parametrize("stroke", [0, 255])
+def test_transparent_background_composited_for_contrast(stroke):
+    a = np.zeros((100, 100, 4), np.uint8)
+    a[20:80, 45:55] = (stroke, stroke, stroke, 255)  # opaque stroke, the rest fully transparent
+    conv = to_mnist(png(Image.fromarray(a, "RGBA")))
+    check_mnist_like(conv.image)
+    assert any("composited" in n for n in conv.notes)
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [dark_bar_on_white(60, 60).convert("P"), Image.new("P", (60, 60), 0)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    conv = to_mnist(buf.getvalue())
+    check_mnist_like(conv.image)
+    assert any("first of 2 frames" in n for n in conv.notes)
+
+
+def test_large_image_is_shrunk_first():
+    conv = to_mnist(png(dark_bar_on_white(2000, 3000)))
+    check_mnist_like(conv.image)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"not an image at all", "not a PNG or JPEG"),
+    (b"\x80\x04\x95pickle", "not a PNG or JPEG"),
+    (png(Image.new("L", (50, 50), 128)), "No digit"),
+    (b"0" * (MAX_BYTES + 1), "limit"),
+])
+def test_bad_inputs_give_messages(data, message):
+    with pytest.raises(UploadError, match=message):
+        to_mnist(data)
+
+
+def test_truncated_png():
+    data = png(dark_bar_on_white())
+    with pytest.raises(UploadError):
+        to_mnist(data[: len(data) // 2])
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    # A 20000x20000 black PNG compresses to well under the byte cap but would need 400 MB decoded.
+    bomb = Image.new("1", (20000, 20000), 0)
+    data = png(bomb, optimize=True)
+    assert len(data) < MAX_BYTES
+    with pytest.raises(UploadError, match="pixels"):
+        to_mnist(data)
