@@ -17,6 +17,7 @@ from aecompare.views import TABS, loaders, sidebar
 from aecompare.views.common import Context
 
 st.set_page_config(page_title="aecompare: autoencoder losses compared", layout="wide")
+loaders.tune_process()
 models_dir = os.environ.get("AECOMPARE_MODELS") or str(Path(__file__).resolve().parent / "models")
 
 st.title("Autoencoder losses, compared on trained models")

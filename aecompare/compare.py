@@ -26,6 +26,20 @@ def upscale(img: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
 
 
+def stack_tiles(tiles: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Equal-width image tiles (uint8, grey or RGB) stacked top to bottom with white gaps of `gap` pixels.
+
+    One image per grid column instead of one per cell: the browser fetches a dozen images, not hundreds.
+    """
+    if not tiles:
+        return np.zeros((0, 0), np.uint8)
+    white = np.full((gap, *tiles[0].shape[1:]), 255, np.uint8)
+    parts = [tiles[0]]
+    for t in tiles[1:]:
+        parts += [white, t]
+    return np.concatenate(parts, axis=0)
+
+
 def to_display(x_unit: np.ndarray, stretch: bool = False) -> np.ndarray:
     """A [0, 1]-scale image as uint8 0-255, clipped; `stretch` maps its own min..max to 0..255."""
     a = np.asarray(x_unit, np.float64).reshape(SIDE, SIDE)

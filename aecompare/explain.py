@@ -316,11 +316,13 @@ def bce_clipped_floor(y, dtype=np.float32) -> np.ndarray:
     return bce_terms(y, np.ones(y.shape, dtype))
 
 
-def best_clipped_bce(targets, dtype=np.float32) -> float:
+def best_clipped_bce(targets, dtype=np.float32, weights=None) -> float:
     """Mean over pixels of each pixel's lowest clipped BCE (p = y for y in [0, 1], p -> 1 for y > 1), nats.
 
     A lower bound on any model's BCE against these targets; negative once targets exceed 1.
+    `weights` (same shape as `targets`) turns it into a weighted mean: pass the 256 pixel values 0-255
+    and how often each occurs to get the floor of a whole image set without holding it in float64.
     """
     y = np.asarray(targets, np.float64)
     best_p = np.where(y > 1, 1.0, np.clip(y, 0, 1)).astype(dtype)
-    return float(np.mean(bce_terms(y, best_p)))
+    return float(np.average(bce_terms(y, best_p), weights=weights))

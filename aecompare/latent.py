@@ -14,14 +14,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.manifold import TSNE
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .data import Mnist
+from .data import Mnist, unit_images
+
+# scikit-learn is imported inside the functions: it takes over a second to import, and the dashboard
+# imports this module for its first page, which needs none of it.
 
 PROBE_TRAIN = 5_000  # training images whose codes fit the probe (a fixed random subsample: keeps it ~0.1 s)
 PROBE_MAX_ITER = 300
@@ -47,6 +45,10 @@ def linear_probe(train_codes: np.ndarray, train_labels: np.ndarray,
 
     Codes of a diverged model can be inf/NaN: no probe can be fitted, and NaN says so.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     if not (np.isfinite(train_codes).all() and np.isfinite(test_codes).all()):
         return float("nan")
     scaler = StandardScaler().fit(train_codes)
@@ -66,6 +68,9 @@ def project(codes: np.ndarray, labels: np.ndarray, tsne_n: int = TSNE_N,
     Returns long format: columns method ("PCA" or "t-SNE"), index (test image), digit, x, y.
     Non-finite codes give an empty frame (nothing honest to draw).
     """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
     codes = np.asarray(codes, np.float64)
     labels = np.asarray(labels)
     columns = ["method", "index", "digit", "x", "y"]
@@ -92,7 +97,7 @@ def project(codes: np.ndarray, labels: np.ndarray, tsne_n: int = TSNE_N,
 
 def test_codes(run, mnist: Mnist) -> np.ndarray:
     """Bottleneck codes (10000, code size) of the test images for one catalog run."""
-    return run.codes(mnist.test_x.reshape(len(mnist.test_x), -1).astype(np.float32) / 255)
+    return run.codes(unit_images(mnist.test_x))
 
 
 def latent_projections(catalog, mnist: Mnist, names: list[str] | None = None, tsne_n: int = TSNE_N,

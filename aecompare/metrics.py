@@ -109,18 +109,22 @@ def _box_means(a: np.ndarray, win: int) -> np.ndarray:
     return along_h.reshape(n, w - win + 1, h - win + 1).transpose(0, 2, 1) / a.dtype.type(win * win)
 
 
+CHUNK = 1000  # images per step: bounds the float64 temporaries to a few MB each (the dashboard's memory)
+
+
 class Targets:
     """Target images prepared once, so that scoring many models against them repeats no work.
 
-    Holds the targets flat (float32 and float64), their per-image entropy and the SSIM window
-    statistics of the targets (each model then only needs those of its own outputs).
+    Holds the targets flat (float32), their per-image entropy and the SSIM window statistics of the
+    targets (each model then only needs those of its own outputs). Float64 copies are made a chunk
+    at a time: the whole test set in float64 would cost 63 MB per temporary.
     """
 
     def __init__(self, y):
         self.y = _flat(np.asarray(y, np.float32))
-        self.y64 = self.y.astype(np.float64)
         self.side = _square_images(self.y).shape[1:]
-        self.entropy = entropy_per_image(self.y64)
+        self.entropy = np.concatenate([entropy_per_image(self.y[i:i + CHUNK].astype(np.float64))
+                                       for i in range(0, len(self.y), CHUNK)] or [np.zeros(0)])
         images = self.y.reshape(len(self.y), *self.side)  # SSIM works in float32: see `ssim_per_image`
         if min(self.side) < SSIM_WIN:
             raise ValueError(f"images of {self.side} pixels are smaller than the {SSIM_WIN}x{SSIM_WIN} SSIM window")
@@ -129,9 +133,6 @@ class Targets:
 
     def __len__(self) -> int:
         return len(self.y)
-
-
-CHUNK = 1000  # images per step: bounds the float64 temporaries to a few MB each (the dashboard's memory)
 
 
 def _ssim(t: Targets, p: np.ndarray) -> np.ndarray:
@@ -182,7 +183,7 @@ def pixel_metrics(y, p) -> dict[str, np.ndarray]:
     out = {k: np.empty(len(p)) for k in ("mse", "mae", "bce", "excess_bce", "psnr", "sse_per_image")}
     for i in range(0, len(p), CHUNK):
         part = slice(i, i + CHUNK)
-        y64, pc = t.y64[part], p[part]
+        y64, pc = t.y[part].astype(np.float64), p[part]
         d = pc.astype(np.float64) - y64
         sse = np.einsum("ij,ij->i", d, d)
         dc = np.clip(pc, 0, 1).astype(np.float64) - y64

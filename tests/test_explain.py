@@ -192,3 +192,10 @@ def test_best_clipped_bce_is_entropy_for_unit_targets_and_negative_for_raw():
     y = np.array([0.0, 0.2, 1.0])
     assert ex.best_clipped_bce(y, np.float64) == pytest.approx(np.mean([0, _h(0.2), 0]), abs=1e-6)
     assert ex.best_clipped_bce(np.array([0.0, 255.0])) < -1000
+
+
+def test_best_clipped_bce_from_value_counts_equals_the_direct_mean():
+    images = np.random.default_rng(3).integers(0, 256, size=(50, 784)).astype(np.float64)
+    counts = np.bincount(images.astype(np.uint8).ravel(), minlength=256)
+    weighted = ex.best_clipped_bce(np.arange(256.0), weights=counts)
+    assert weighted == pytest.approx(ex.best_clipped_bce(images), rel=1e-9)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..compare import diverging_rgb, heatmap_frame, to_display, upscale
+from ..compare import diverging_rgb, heatmap_frame, stack_tiles, to_display, upscale
 from . import loaders
 from .common import Context, chart_data, need_mnist, no_models_note
 
@@ -27,15 +27,14 @@ def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int,
     """Rows of input | (reconstruction | error) per model; returns the shared error limit used."""
     names = list(outputs)
     limit = max([float(np.abs(o - inputs).max()) for o in outputs.values()] + [1e-6])
-    head = st.columns([1] + [2] * len(names))
-    head[0].markdown("**input**")
-    for col, name in zip(head[1:], names, strict=False):
+    cols = st.columns([1] + [2] * len(names))
+    cols[0].markdown("**input**")
+    cols[0].image(stack_tiles([upscale(to_display(x), zoom) for x in inputs]), width=28 * zoom,
+                  caption="rows: " + ", ".join(captions))
+    for col, name in zip(cols[1:], names, strict=False):
         col.markdown(f"**{name}**")
-    for i in range(len(inputs)):
-        cols = st.columns([1] + [2] * len(names))
-        cols[0].image(upscale(to_display(inputs[i]), zoom), caption=captions[i], width=28 * zoom)
-        for col, name in zip(cols[1:], names, strict=False):
-            col.image(triplet(inputs[i], outputs[name][i], limit, zoom, stretch), width=58 * zoom)
+        col.image(stack_tiles([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, outputs[name])]),
+                  width=58 * zoom)
     return limit
 
 

@@ -65,7 +65,7 @@ def render_latent(projections: dict[str, pd.DataFrame], probe_accuracy: dict[str
         if df.empty:
             st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
             continue
-        st.altair_chart(latent_chart(df, max_points), use_container_width=False)
+        st.altair_chart(latent_chart(df, max_points), width="content")
 
 
 @st.cache_data(show_spinner="Projecting the test codes ...", max_entries=64)

@@ -5,6 +5,8 @@ MNIST comes from `aecompare.data.load_mnist` without the Keras download (no Tens
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,30 @@ import streamlit as st
 
 from ..catalog import Catalog, load_catalog
 from ..compare import test_set_errors
-from ..data import Mnist, MnistError, load_mnist
+from ..data import Mnist, MnistError, load_mnist, unit_images
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+BIG_ARRAY_BYTES = 8 << 20
+
+
+@st.cache_resource(show_spinner=False)
+def tune_process() -> None:
+    """Once per server process: keep the resident memory of a long-lived, many-visitor server low.
+
+    - glibc raises its mmap threshold as big arrays are freed, after which arrays of 31 MB (the test
+      set in float32) come from the heap and their pages stay resident after use (+150 MB after every
+      tab). A fixed threshold of 8 MB returns every big array to the system when it is freed.
+    - pyarrow converts DataFrames for `st.dataframe` and charts on a thread pool of its own; one
+      thread is plenty for these small tables and avoids crashes seen with several sessions at once.
+    """
+    libc_name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(libc_name).mallopt(M_MMAP_THRESHOLD, BIG_ARRAY_BYTES)
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl): its own allocator is fine
+        pass
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
 
 
 @st.cache_resource(show_spinner="Loading MNIST ...")
@@ -36,7 +61,7 @@ def test_x_unit() -> np.ndarray | None:
     m, _ = mnist_or_error()
     if m is None:
         return None
-    x = m.test_x.reshape(-1, 784).astype(np.float32) / 255
+    x = unit_images(m.test_x)
     x.setflags(write=False)
     return x
 

@@ -97,10 +97,13 @@ def _raw_bce_evidence(catalog, test_x: np.ndarray | None) -> dict:
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out = {"curves": curves, "floor": None, "mean_target": None}
     if test_x is not None:
-        y = np.rint(test_x * 255)  # every test image: the same set the validation loss is computed on
-        out["floor"] = ex.best_clipped_bce(y)  # per-pixel best, clipped as Keras does (float32)
-        out["mean_target"] = float(y.mean())
-        out["floor_images"] = int(len(y))
+        # every test image (the set the validation loss is computed on), as counts of each value 0-255:
+        # a pixel's best clipped BCE (float32, as Keras) depends on its value only
+        counts = np.bincount(np.rint(test_x * 255).astype(np.uint8).ravel(), minlength=256)
+        values = np.arange(256, dtype=np.float64)
+        out["floor"] = ex.best_clipped_bce(values, weights=counts)
+        out["mean_target"] = float(np.average(values, weights=counts))
+        out["floor_images"] = int(len(test_x))
     return out
 
 
@@ -129,8 +132,7 @@ def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float
 def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
     blob_mse = None
     if test_x is not None:
-        x = test_x.reshape(len(test_x), -1)
-        blob_mse = float(np.mean((x - x.mean(axis=0)) ** 2))
+        blob_mse = float(np.mean(test_x.reshape(len(test_x), -1).var(axis=0)))
     runs = []
     for name in S002_MODELS:
         for run in catalog.by_name(name)[:1]:
@@ -161,7 +163,7 @@ def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
     """
     test_x = None
     if test_x_unit is not None:
-        test_x = np.asarray(test_x_unit, np.float64).reshape(len(test_x_unit), -1)
+        test_x = np.asarray(test_x_unit, np.float32).reshape(len(test_x_unit), -1)
     names = catalog.names() if catalog is not None else []
     return {
         "available": names,

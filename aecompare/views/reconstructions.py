@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from ..compare import scale_note, to_display, upscale
+from ..compare import scale_note, stack_tiles, to_display, upscale
 from .common import Context, need_mnist
 
 
 def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.ndarray],
                 errors: dict[str, np.ndarray], zoom: int, stretch: bool) -> None:
-    """`inputs` (n, 784) and each `outputs[model]` (n, 784) on [0, 1]; `errors[model]` per-image MSE."""
+    """`inputs` (n, 784) and each `outputs[model]` (n, 784) on [0, 1]; `errors[model]` per-image MSE.
+
+    One image per column (the digits stacked top to bottom, in the same order in every column), then
+    the per-digit MSE as a table.
+    """
     names = list(outputs)
     width = 28 * zoom
-    head = st.columns(len(names) + 1)
-    head[0].markdown("**input**")
-    for col, name in zip(head[1:], names, strict=False):
+    cols = st.columns(len(names) + 1)
+    cols[0].markdown("**input**")
+    cols[0].image(stack_tiles([upscale(to_display(x), zoom) for x in inputs]), width=width,
+                  caption="rows: " + ", ".join(captions))
+    for col, name in zip(cols[1:], names, strict=False):
         col.markdown(f"**{name}**")
-    for i in range(len(inputs)):
-        cols = st.columns(len(names) + 1)
-        cols[0].image(upscale(to_display(inputs[i]), zoom), caption=captions[i], width=width)
-        for col, name in zip(cols[1:], names, strict=False):
-            col.image(upscale(to_display(outputs[name][i], stretch), zoom),
-                      caption=f"MSE {errors[name][i]:.4f}", width=width)
+        col.image(stack_tiles([upscale(to_display(y, stretch), zoom) for y in outputs[name]]), width=width,
+                  caption=f"mean MSE {errors[name].mean():.4f}")
+    if names:
+        table = pd.DataFrame({n: errors[n] for n in names}, index=pd.Index(captions, name="digit"))
+        with st.expander("MSE of each digit (rows as in the grid, [0, 1] scale)"):
+            st.table(table.map("{:.4f}".format))  # a static table: much lighter on the page than st.dataframe
 
 
 def show(ctx: Context) -> None:
@@ -36,8 +43,9 @@ def show(ctx: Context) -> None:
     display = ("each output stretched to its own min..max (black..white)" if ctx.state.stretch
                else "every image on the same 0-255 display (0-1 for normalised models), clipped")
     st.caption(f"Rows: {len(inputs)} test digits (index · true label), the same for every model. Columns: the "
-               f"input, then each model's output; {display}. Under each output: its MSE against the input on "
-               f"the [0, 1] scale. Pixels enlarged {ctx.state.zoom}x, nearest neighbour.")
+               f"input, then each model's output; {display}. Under each column: its MSE against the inputs on "
+               f"the [0, 1] scale, averaged over its digits (each digit's in the table below). "
+               f"Pixels enlarged {ctx.state.zoom}x, nearest neighbour.")
     if ctx.runs:
         with st.expander("Output scales (actual range of each model's outputs on these digits)",
                          expanded=False):
