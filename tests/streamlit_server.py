@@ -1,0 +1,196 @@
+"""A real `streamlit run dashboard.py` on 127.0.0.1 and helpers to watch it from headless Chromium.
+
+Shared by tests/test_browser.py, tests/test_load.py and benchmarks/{dashboard,load_test}.py.
+Only ever binds and connects to 127.0.0.1.
+
+Render detection: Streamlit puts the script state on the app root
+(`[data-testid="stApp"][data-test-script-state]`: initial / running / notRunning / rerunRequested ...).
+`OBSERVER_JS` (installed with `page.add_init_script`) counts how often it became `notRunning`, so a
+caller can wait for *the* rerun its action started, not an earlier one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED_MODELS = REPO / "models"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCALHOST = "127.0.0.1"
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which(CHROMIUM)) or os.path.exists(CHROMIUM)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOCALHOST, 0))
+        return s.getsockname()[1]
+
+
+def spawn_server(port: int, models_dir=COMMITTED_MODELS, env: dict | None = None,
+                 stderr=subprocess.PIPE) -> subprocess.Popen:
+    """Start `streamlit run dashboard.py` (a fresh process) without waiting for it."""
+    full_env = {**os.environ, "AECOMPARE_MODELS": str(models_dir), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"),
+                             "--server.headless", "true", "--server.port", str(port),
+                             "--server.address", LOCALHOST, "--browser.gatherUsageStats", "false"],
+                            cwd=REPO, env=full_env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            urllib.request.urlopen(f"http://{LOCALHOST}:{port}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+    raise RuntimeError("streamlit did not start: " + err)
+
+
+def start_server(port: int, models_dir=COMMITTED_MODELS, env: dict | None = None) -> subprocess.Popen:
+    """Start the server and wait until /_stcore/health answers."""
+    proc = spawn_server(port, models_dir, env)
+    wait_healthy(proc, port)
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- memory (Linux /proc)
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory_mb(pid: int) -> dict:
+    """VmHWM (peak) and VmRSS (now) of the process and the sum over it and its descendants, in MB."""
+    tree = _descendants(pid)
+    return {"hwm": _status_kb(pid, "VmHWM") / 1024, "rss": _status_kb(pid, "VmRSS") / 1024,
+            "hwm_tree": sum(_status_kb(p, "VmHWM") for p in tree) / 1024,
+            "rss_tree": sum(_status_kb(p, "VmRSS") for p in tree) / 1024, "processes": len(tree)}
+
+
+# ---------------------------------------------------------------- render detection in the page
+
+OBSERVER_JS = """
+(() => {
+  window.__st = {done: 0, doneAt: 0, disconnects: 0, connected: false, lastState: null};
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) { setTimeout(watch, 5); return; }
+    const check = () => {
+      const s = app.getAttribute('data-test-script-state');
+      const c = app.getAttribute('data-test-connection-state');
+      if (s !== window.__st.lastState) {
+        if (s === 'notRunning' && window.__st.lastState !== null) {
+          window.__st.done += 1; window.__st.doneAt = performance.now();
+        }
+        window.__st.lastState = s;
+      }
+      if (c === 'CONNECTED') window.__st.connected = true;
+      else if (window.__st.connected && c) { window.__st.connected = false; window.__st.disconnects += 1; }
+    };
+    check();
+    new MutationObserver(check).observe(app, {attributes: true,
+      attributeFilter: ['data-test-script-state', 'data-test-connection-state']});
+  };
+  watch();
+})();
+"""
+
+# True when the script finished at least `done` runs, is idle, every <img> in the main area has loaded,
+# there are at least `min_images` of them, and nothing is marked stale; returns performance.now().
+SETTLED_JS = """
+([done, minImages]) => {
+  const st = window.__st;
+  if (!st || st.done < done) return false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  if (status && status.innerText.includes('Running')) return false;
+  if (!document.querySelector('[data-testid="stTabs"]')) return false;
+  const imgs = document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img');
+  if (imgs.length < minImages) return false;
+  for (const img of imgs) if (!img.complete || img.naturalWidth === 0) return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  return performance.now();
+}
+"""
+
+
+def done_count(page) -> int:
+    return page.evaluate("() => window.__st ? window.__st.done : 0")
+
+
+def wait_settled(page, done: int = 1, min_images: int = 0, timeout_ms: int = 120_000) -> float:
+    """Wait (polling every animation frame) until the app is settled; the page's performance.now() then."""
+    return page.wait_for_function(SETTLED_JS, arg=[done, min_images], polling="raf",
+                                  timeout=timeout_ms).json_value()
+
+
+def wait_rendered(page, timeout_ms: int = 120_000) -> None:
+    """Until the tabs and images are there and no 'Running...' status widget is shown."""
+    page.wait_for_selector('[data-testid="stTabs"]', timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stImage"] img', timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout_ms)
+    page.wait_for_timeout(500)
+
+
+def count_errors(page) -> dict:
+    """Exception boxes (tracebacks) and st.error boxes currently shown."""
+    return page.evaluate("""() => ({
+        exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+        error_boxes: document.querySelectorAll('[data-testid="stAlertContentError"]').length})""")
