@@ -66,3 +66,22 @@ def show_table(df, **kwargs) -> None:
         st.html(df.to_html(index=False, float_format=lambda v: f"{v:.5g}", na_rep="", border=0))
         return
     st.dataframe(df, **kwargs)
+
+
+GRID_PX = 1100  # the main area's width on a laptop screen in the wide layout (approximate)
+MAX_PER_ROW = 6
+
+
+def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.ndarray, str]],
+               lead_width: int, width: int) -> None:
+    """Image columns (title, image, caption) under bold titles, as many per row as fit, `lead` (the
+    input) first in every row. Titles get a row of their own, so every image of a row starts at the
+    same height whatever the titles' lengths; images are shown `width` pixels wide (`lead_width`)."""
+    per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
+    spec = [lead_width] + [width] * per_row
+    for start in range(0, max(len(columns), 1), per_row):
+        row = [lead] + columns[start:start + per_row]
+        for col, (title, _, _) in zip(st.columns(spec), row):
+            col.markdown(f"**{title}**")
+        for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
+            col.image(image, width=w, caption=caption)

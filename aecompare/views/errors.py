@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..compare import diverging_rgb, heatmap_frame, stack_tiles, to_display, upscale
 from . import loaders
-from .common import Context, chart_data, need_mnist, no_models_note
+from .common import Context, chart_data, image_grid, need_mnist, no_models_note
 
 MAX_TRIPLET_ROWS = 6
 
@@ -27,14 +27,10 @@ def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int,
     """Rows of input | (reconstruction | error) per model; returns the shared error limit used."""
     names = list(outputs)
     limit = max([float(np.abs(o - inputs).max()) for o in outputs.values()] + [1e-6])
-    cols = st.columns([1] + [2] * len(names))
-    cols[0].markdown("**input**")
-    cols[0].image(stack_tiles([upscale(to_display(x), zoom) for x in inputs]), width=28 * zoom,
-                  caption="rows: " + ", ".join(captions))
-    for col, name in zip(cols[1:], names, strict=False):
-        col.markdown(f"**{name}**")
-        col.image(stack_tiles([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, outputs[name])]),
-                  width=58 * zoom)
+    lead = ("input", stack_tiles([upscale(to_display(x), zoom) for x in inputs]), "rows: " + ", ".join(captions))
+    columns = [(name, stack_tiles([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, outputs[name])]),
+                "reconstruction | error") for name in names]
+    image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom)
     return limit
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ..latent import TSNE_N
 from .common import chart_data
+from .loaders import one_at_a_time
 
 CAPTION = (
     "Each point is one test image's bottleneck code, projected to 2-D and coloured by its true digit; "
@@ -69,6 +70,7 @@ def render_latent(projections: dict[str, pd.DataFrame], probe_accuracy: dict[str
 
 
 @st.cache_data(show_spinner="Projecting the test codes ...", max_entries=64)
+@one_at_a_time
 def projections_of(models_dir: str, name: str, tsne: bool) -> pd.DataFrame:
     """One model's projections, cached per (folder, model, t-SNE on/off) and shared by every visitor."""
     from ..latent import latent_projections

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,23 @@ import streamlit as st
 from ..catalog import Catalog, load_catalog
 from ..compare import test_set_errors
 from ..data import Mnist, MnistError, load_mnist, unit_images
+
+_HEAVY = threading.Lock()
+
+
+def one_at_a_time(compute):
+    """Run at most one decorated computation at a time in this process (put it under `st.cache_*`).
+
+    Streamlit computes a cached value once per key, but different keys (one per model, say) compute in
+    parallel: twenty visitors opening a tab together would hold a dozen test-set-sized computations in
+    memory at once. Serialised, the peak stays that of one, and so does the total CPU time.
+    """
+    @functools.wraps(compute)
+    def serialised(*args, **kwargs):
+        with _HEAVY:
+            return compute(*args, **kwargs)
+    return serialised
+
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 BIG_ARRAY_BYTES = 8 << 20
@@ -67,6 +86,7 @@ def test_x_unit() -> np.ndarray | None:
 
 
 @st.cache_resource(show_spinner="Reconstructing the 10,000 test images with each model ...")
+@one_at_a_time
 def test_errors(models_dir: str, name: str) -> dict | None:
     """`compare.test_set_errors` for one model over the full test set (shared, read-only)."""
     runs = catalog(models_dir).by_name(name)

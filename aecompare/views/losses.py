@@ -13,6 +13,7 @@ from .common import Context, chart_data, no_models_note, show_table
 
 
 @st.cache_resource(show_spinner="Evaluating every model and baseline on the 10,000 test images ...")
+@loaders.one_at_a_time
 def evaluation(models_dir: str) -> pd.DataFrame | None:
     """`aecompare.evaluate.evaluation_table` once per process (the same code path as the CLI)."""
     from ..evaluate import evaluation_table  # lazy: scikit-learn only when this tab is opened

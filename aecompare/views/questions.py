@@ -21,6 +21,7 @@ from .. import explain as ex
 from ..artifacts import decode_images
 from ..diagnostics import BLOB_SPREAD, verdict
 from ..losses import binary_entropy
+from .loaders import one_at_a_time
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
 RAW_BCE_MODELS = ("raw-softmax-bce", "raw-sigmoid-bce")
@@ -175,6 +176,7 @@ def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
 
 
 @st.cache_resource(show_spinner="Reading the models' records for the three questions ...")
+@one_at_a_time
 def cached_evidence(models_dir: str, has_mnist: bool, _catalog, _test_x_unit) -> dict:
     """`questions_evidence`, computed once per models folder (the catalog is cached per folder too)."""
     return questions_evidence(_catalog, _test_x_unit)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ..compare import scale_note, stack_tiles, to_display, upscale
-from .common import Context, need_mnist
+from .common import Context, image_grid, need_mnist
 
 
 def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.ndarray],
@@ -18,15 +18,10 @@ def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.n
     the per-digit MSE as a table.
     """
     names = list(outputs)
-    width = 28 * zoom
-    cols = st.columns(len(names) + 1)
-    cols[0].markdown("**input**")
-    cols[0].image(stack_tiles([upscale(to_display(x), zoom) for x in inputs]), width=width,
-                  caption="rows: " + ", ".join(captions))
-    for col, name in zip(cols[1:], names, strict=False):
-        col.markdown(f"**{name}**")
-        col.image(stack_tiles([upscale(to_display(y, stretch), zoom) for y in outputs[name]]), width=width,
-                  caption=f"mean MSE {errors[name].mean():.4f}")
+    lead = ("input", stack_tiles([upscale(to_display(x), zoom) for x in inputs]), "rows: " + ", ".join(captions))
+    columns = [(name, stack_tiles([upscale(to_display(y, stretch), zoom) for y in outputs[name]]),
+                f"mean MSE {errors[name].mean():.4f}") for name in names]
+    image_grid(lead, columns, lead_width=28 * zoom, width=28 * zoom)
     if names:
         table = pd.DataFrame({n: errors[n] for n in names}, index=pd.Index(captions, name="digit"))
         with st.expander("MSE of each digit (rows as in the grid, [0, 1] scale)"):
