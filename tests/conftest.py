@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import pytest
 
 from aecompare.data import Mnist, MnistError, load_mnist
 from aecompare.registry import REGISTRY
+
+# The dashboard skips Altair's schema validation for speed; under test every chart it draws is validated.
+os.environ.setdefault("AECOMPARE_VALIDATE_CHARTS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_MODELS = REPO / "models"

@@ -18,7 +18,7 @@ from ..compare import (
     verdict_rows,
 )
 from ..diagnostics import BLOB_SPREAD
-from .common import Context, chart_data, no_models_note, show_table
+from .common import Context, chart_data, draw_chart, no_models_note, show_table
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
            "mean |w|")
@@ -79,11 +79,11 @@ def show(ctx: Context) -> None:
 
     st.markdown("**Per layer, over epochs**")
     metric = st.selectbox("Quantity", METRICS, key="collapse_metric")
-    st.altair_chart(layer_chart(layer_frame(ctx.runs), metric, order))
+    draw_chart(st, layer_chart(layer_frame(ctx.runs), metric, order))
     st.caption(f"{metric} of each layer's weight matrix (units: dead/saturated as a fraction of the layer's "
                "units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first 1000 test images "
                "after each epoch. Epoch 0 is the initialisation.")
-    st.altair_chart(spread_chart(spread_frame(ctx.runs), order), width="stretch")
+    draw_chart(st, spread_chart(spread_frame(ctx.runs), order), width="stretch")
     st.caption(f"Output spread per epoch: std of each output pixel across images / std of that input pixel, "
                f"averaged over pixels. Dashed line: the blob threshold {BLOB_SPREAD}.")
 
@@ -94,6 +94,6 @@ def show(ctx: Context) -> None:
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 
     st.markdown("**Singular values of each weight matrix**")
-    st.altair_chart(singular_chart(singular_frame(ctx.runs), order))
+    draw_chart(st, singular_chart(singular_frame(ctx.runs), order))
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
                "directions of its input.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,17 @@ def chart_data(df):
 
     clean = df.astype(object).where(pd.notna(df), None)
     return alt.Data(values=clean.to_dict("records"))
+
+
+def chart_spec(chart) -> dict:
+    """An Altair chart's Vega-Lite spec. Altair's schema validation is skipped (it costs up to a second
+    of CPU per big chart, per visitor and rerun) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
+    return chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+
+
+def draw_chart(target, chart, **kwargs) -> None:
+    """`target.altair_chart(chart, **kwargs)` (target: `st` or a column), drawn from `chart_spec`."""
+    target.vega_lite_chart(chart_spec(chart), **kwargs)
 
 
 def show_table(df, **kwargs) -> None:

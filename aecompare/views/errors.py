@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..compare import diverging_rgb, heatmap_frame, stack_tiles, to_display, upscale
 from . import loaders
-from .common import Context, chart_data, image_grid, need_mnist, no_models_note
+from .common import Context, chart_data, chart_spec, image_grid, need_mnist, no_models_note
 
 MAX_TRIPLET_ROWS = 6
 
@@ -71,12 +71,25 @@ def show(ctx: Context) -> None:
                f"output − input on the [0, 1] scale: blue below 0, white 0, red above; one scale for every "
                f"model, saturating at ±{limit:.3f} (the largest |error| shown).")
 
-    summaries = {r.name: loaders.test_errors(ctx.models_dir, r.name) for r in ctx.runs}
-    summaries = {n: s for n, s in summaries.items() if s is not None}
-    st.altair_chart(heatmaps({n: s["sq_map"].reshape(28, 28) for n, s in summaries.items()}, "mean squared error",
-                             "Mean squared error per pixel over the 10,000 test images ([0, 1] scale)"))
-    st.altair_chart(heatmaps({n: s["abs_map"].reshape(28, 28) for n, s in summaries.items()}, "mean absolute error",
-                             "Mean absolute error per pixel over the 10,000 test images ([0, 1] scale)"))
+    specs = test_set_chart_specs(ctx.models_dir, tuple(r.name for r in ctx.runs))
+    st.vega_lite_chart(specs["squared"])
+    st.vega_lite_chart(specs["absolute"])
     st.caption("Each square is one model; one colour scale for all models (0 = black). Hover for the value.")
+    st.vega_lite_chart(specs["per_class"], width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def test_set_chart_specs(models_dir: str, names: tuple[str, ...]) -> dict[str, dict]:
+    """The test-set charts' specs for one choice of models, built once and shared: with 12 models they
+    hold 20,000 points, whose building costs more CPU than everything else on the tab."""
+    summaries = {n: loaders.test_errors(models_dir, n) for n in names}
+    summaries = {n: s for n, s in summaries.items() if s is not None}
     per_class = pd.concat([s["per_class"].assign(model=n) for n, s in summaries.items()], ignore_index=True)
-    st.altair_chart(class_chart(per_class), width="stretch")
+    return {
+        "squared": chart_spec(heatmaps({n: s["sq_map"].reshape(28, 28) for n, s in summaries.items()},
+                                       "mean squared error",
+                                       "Mean squared error per pixel over the 10,000 test images ([0, 1] scale)")),
+        "absolute": chart_spec(heatmaps({n: s["abs_map"].reshape(28, 28) for n, s in summaries.items()},
+                                        "mean absolute error",
+                                        "Mean absolute error per pixel over the 10,000 test images ([0, 1] scale)")),
+        "per_class": chart_spec(class_chart(per_class))}

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ..latent import TSNE_N
-from .common import chart_data
+from .common import chart_data, draw_chart
 from .loaders import one_at_a_time
 
 CAPTION = (
@@ -66,7 +66,7 @@ def render_latent(projections: dict[str, pd.DataFrame], probe_accuracy: dict[str
         if df.empty:
             st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
             continue
-        st.altair_chart(latent_chart(df, max_points), width="content")
+        draw_chart(st, latent_chart(df, max_points), width="content")
 
 
 @st.cache_data(show_spinner="Projecting the test codes ...", max_entries=64)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..compare import curves_frame, probe_images, to_display, upscale
 from . import loaders
-from .common import Context, chart_data, no_models_note, show_table
+from .common import Context, chart_data, draw_chart, no_models_note, show_table
 
 
 @st.cache_resource(show_spinner="Evaluating every model and baseline on the 10,000 test images ...")
@@ -115,8 +115,8 @@ def show(ctx: Context) -> None:
     own = curves[curves["curve"].str.startswith("own loss")]
     common = curves[curves["curve"].str.startswith("MSE")]
     left, right = st.columns(2)
-    left.altair_chart(curve_chart(own, log, "own loss (each on its own scale)", order), width="stretch")
-    right.altair_chart(curve_chart(common, log, "MSE on [0, 1]", order), width="stretch")
+    draw_chart(left, curve_chart(own, log, "own loss (each on its own scale)", order), width="stretch")
+    draw_chart(right, curve_chart(common, log, "MSE on [0, 1]", order), width="stretch")
     st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
                "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
                "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only). Where a model "

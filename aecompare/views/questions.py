@@ -21,6 +21,7 @@ from .. import explain as ex
 from ..artifacts import decode_images
 from ..diagnostics import BLOB_SPREAD, verdict
 from ..losses import binary_entropy
+from .common import draw_chart
 from .loaders import one_at_a_time
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
@@ -282,7 +283,7 @@ def render_cross_entropy() -> None:
             y=alt.Y("gradient:Q", title="∂L/∂logit = q − y (nats per logit unit)"),
             color=alt.Color("prediction:N", legend=alt.Legend(orient="bottom")),
             tooltip=["prediction", "class", alt.Tooltip("q:Q", format=".3f"), alt.Tooltip("gradient:Q", format=".3f")])
-        st.altair_chart(chart, width="stretch")
+        draw_chart(st, chart, width="stretch")
         st.caption("Gradient of the loss with respect to each logit (the softmax's input), q − y, for both predictions "
                    "side by side. Equal losses, different updates: every wrong class is pushed down in proportion "
                    "to the probability it took, the true class pushed up by 1 − q.")
@@ -331,10 +332,10 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
         alt.Tooltip("p:Q", format=".3f"), alt.Tooltip("dBCE/dp:Q", format=".3f")])
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(y="zero:Q")
     c1, c2 = st.columns(2)
-    c1.altair_chart(loss_line + minimum, width="stretch")
+    draw_chart(c1, loss_line + minimum, width="stretch")
     c1.caption(f"BCE = −y log p − (1−y) log(1−p) for y = {y:.2f}; red: the minimum at p = y, value "
                f"H(y) = {h:.4f} nats ({ex.to_bits(h):.4f} bits), zero only for y = 0 or 1.")
-    c2.altair_chart(deriv + zero, width="stretch")
+    draw_chart(c2, deriv + zero, width="stretch")
     c2.caption("Its derivative −y/p + (1−y)/(1−p): negative below p = y, positive above, zero exactly at p = y.")
 
     st.markdown("#### Softmax over 784 pixels: outputs that sum to 1")
@@ -375,7 +376,7 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
                                       alt.Tooltip("output_sum:Q", format=".4f")])
         line = alt.Chart(df).mark_line(color="black", strokeDash=[4, 4]).encode(
             x="lit_pixels:Q", y="ceiling_1_over_k:Q", detail="model:N")
-        st.altair_chart(pts + line, width="stretch")
+        draw_chart(st, pts + line, width="stretch")
         st.caption("Each dot is a test digit: the model's mean output over its lit pixels (target ≈ 1). Dashed: the "
                    "ceiling 1/k (divided by 255 for the raw model, whose outputs are shown on the [0, 1] scale).")
     st.markdown("Models: " + models_link(SOFTMAX_MODELS, available) + ". Compare "
@@ -394,7 +395,7 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
         y=alt.Y("floor:Q", title="BCE (nats)"),
         tooltip=[alt.Tooltip("floor:Q", title="Keras clip floor (nats)", format=".1f")])
     c1, c2 = st.columns(2)
-    c1.altair_chart(raw_chart + floor_rule, width="stretch")
+    draw_chart(c1, raw_chart + floor_rule, width="stretch")
     c1.caption(f"Unclipped BCE for y = {y_raw}: the derivative −y/p + (1−y)/(1−p) is negative everywhere on (0, 1), "
                f"so the loss falls without limit as p → 1. Red: where Keras' clipping of p to 1 − 1e-7 (float32) "
                f"stops it, {floor:.1f} nats per pixel.")
@@ -414,7 +415,7 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
             layers.append(alt.Chart(pd.DataFrame({"floor": [raw_ev["floor"]]})).mark_rule(
                 color="red", strokeDash=[4, 4]).encode(y=alt.Y("floor:Q", title="BCE (nats per pixel)"), tooltip=[
                     alt.Tooltip("floor:Q", title="lowest clipped BCE on these targets", format=".1f")]))
-        c2.altair_chart(alt.layer(*layers), width="stretch")
+        draw_chart(c2, alt.layer(*layers), width="stretch")
         cap = "The raw BCE models' recorded training and validation loss per epoch (their own 0–255 scale)."
         if raw_ev.get("floor") is not None:
             cap += (f" Red: the lowest BCE Keras' clipping allows on {raw_ev['floor_images']} test digits "
@@ -459,7 +460,7 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
                                                        alt.Tooltip("value:Q", format=".4f")])
     rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(strokeDash=[4, 4]).encode(x="target:Q")
     c1, c2 = st.columns([3, 2])
-    c1.altair_chart(chart + pts + rule, width="stretch")
+    draw_chart(c1, chart + pts + rule, width="stretch")
     c1.caption(f"Per-pixel losses for target {target:.2f}: BCE shifted down by its minimum H(y) = "
                f"{float(binary_entropy(target)):.4f} nats (what is left is the KL divergence), squared error and "
                "absolute error (pixel units). Dots: one step of 0.1 either side.")
@@ -489,7 +490,7 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
             if metric == "output_spread":
                 ch = ch + alt.Chart(pd.DataFrame({"b": [BLOB_SPREAD]})).mark_rule(
                     color="red", strokeDash=[4, 4]).encode(y="b:Q")
-            col.altair_chart(ch, width="stretch")
+            draw_chart(col, ch, width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
                         f"averaged over pixels. Red: {BLOB_SPREAD}, below which the output ignores its input (a blob).")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
