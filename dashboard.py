@@ -42,5 +42,5 @@ st.caption(f"{len(catalog.runs)} trained runs in {models_dir}; showing {len(runs
 
 for tab, show in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True):
     if tab.open:
-        with tab:
+        with tab, loaders.one_view_at_a_time():
             show(ctx)
