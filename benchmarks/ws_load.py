@@ -3,8 +3,8 @@
     python benchmarks/ws_load.py                          # 20 sessions, 120 s
     python benchmarks/ws_load.py --sessions 5 --duration 30
 
-Why: headless Chromium renderers (benchmarks/load_test.py) need more CPU than the server on a small
-machine, so that test measures the clients. Here a session is a websocket to
+Why: headless Chromium renderers (an earlier, browser-driven version of this test) need more CPU
+than the server on a small machine, so that test measured the clients. Here a session is a websocket to
 `ws://127.0.0.1:PORT/_stcore/stream` (subprotocol "streamlit", Origin as a browser sends it) plus plain
 HTTP GETs for images, all on one asyncio loop; the client needs a small fraction of the server's CPU.
 

@@ -1,6 +1,6 @@
 """A real `streamlit run dashboard.py` on 127.0.0.1 and helpers to watch it from headless Chromium.
 
-Shared by tests/test_browser.py, tests/test_load.py and benchmarks/{dashboard,load_test}.py.
+Shared by tests/test_browser.py, benchmarks/dashboard.py and benchmarks/ws_load.py.
 Only ever binds and connects to 127.0.0.1.
 
 Render detection: Streamlit puts the script state on the app root

@@ -49,8 +49,9 @@ def one_view_at_a_time():
     return _RENDERING
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers
 BIG_ARRAY_BYTES = 8 << 20
+MALLOC_ARENAS = 2
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,12 +61,16 @@ def tune_process() -> None:
     - glibc raises its mmap threshold as big arrays are freed, after which arrays of 31 MB (the test
       set in float32) come from the heap and their pages stay resident after use (+150 MB after every
       tab). A fixed threshold of 8 MB returns every big array to the system when it is freed.
+    - glibc also gives threads memory pools of their own (up to 16 on 2 cores), and Streamlit runs
+      every script run in a new thread: capped at 2, twenty visitors need no more memory than one.
     - pyarrow converts DataFrames for `st.dataframe` and charts on a thread pool of its own; one
       thread is plenty for these small tables and avoids crashes seen with several sessions at once.
     """
     libc_name = ctypes.util.find_library("c")
     try:
-        ctypes.CDLL(libc_name).mallopt(M_MMAP_THRESHOLD, BIG_ARRAY_BYTES)
+        libc = ctypes.CDLL(libc_name)
+        libc.mallopt(M_MMAP_THRESHOLD, BIG_ARRAY_BYTES)
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl): its own allocator is fine
         pass
     import pyarrow
