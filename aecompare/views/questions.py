@@ -76,7 +76,7 @@ def _softmax_evidence(run, test_x: np.ndarray | None) -> dict:
     if test_x is not None:
         out["probe_targets"] = test_x[probes["index"]]
         x = test_x[:N_EVIDENCE_IMAGES]
-        recon = run.own_outputs(x) / run.scale  # outputs on [0, 1]
+        recon = run.reconstruct(x)  # outputs on [0, 1]
         lit = x > 0.5
         k = lit.sum(axis=1)
         mean_lit = np.where(k > 0, (recon * lit).sum(axis=1) / np.maximum(k, 1), np.nan)
