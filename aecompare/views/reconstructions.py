@@ -37,9 +37,10 @@ def show(ctx: Context) -> None:
     errors = {n: ((o - inputs) ** 2).mean(axis=1) for n, o in outputs.items()}
     display = ("each output stretched to its own min..max (black..white)" if ctx.state.stretch
                else "every image on the same 0-255 display (0-1 for normalised models), clipped")
+    per_digit = " (each digit's in the table below)" if ctx.runs else ""
     st.caption(f"Rows: {len(inputs)} test digits (index · true label), the same for every model. Columns: the "
                f"input, then each model's output; {display}. Under each column: its MSE against the inputs on "
-               f"the [0, 1] scale, averaged over its digits (each digit's in the table below). "
+               f"the [0, 1] scale, averaged over its digits{per_digit}. "
                f"Pixels enlarged {ctx.state.zoom}x, nearest neighbour.")
     if ctx.runs:
         with st.expander("Output scales (actual range of each model's outputs on these digits)",
