@@ -53,21 +53,25 @@ class Run:
         """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
         return 255.0 if self.exp.scale == "raw" else 1.0
 
-    def _own_inputs(self, x_unit: np.ndarray) -> np.ndarray:
-        """Images on [0, 1] as the model's flat float32 inputs on its own scale."""
-        return np.asarray(x_unit, np.float32).reshape(len(x_unit), -1) * self.scale
-
     def reconstruct(self, x_unit: np.ndarray) -> np.ndarray:
         """Outputs for images (n, 784) on [0, 1], returned on the [0, 1] scale (raw outputs / 255)."""
-        return self.own_outputs(x_unit) / self.scale
+        out = self.own_outputs(x_unit)
+        out /= np.float32(self.scale)
+        return out
 
     def own_outputs(self, x_unit: np.ndarray) -> np.ndarray:
         """Outputs on the model's own scale (what its loss was computed on)."""
-        return forward(self.layers, self._own_inputs(x_unit))
+        return forward(self.layers, x_unit, scale=self.scale)
 
     def codes(self, x_unit: np.ndarray) -> np.ndarray:
         """Bottleneck activations (n, code size) for images on [0, 1]."""
-        return forward(self.layers[: self.exp.arch.code_layer + 1], self._own_inputs(x_unit))
+        return forward(self.layers, x_unit, keep=(self.exp.arch.code_layer,), scale=self.scale)[0]
+
+    def codes_and_reconstruction(self, x_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`codes` and `reconstruct` of the same images from one forward pass."""
+        codes, out = forward(self.layers, x_unit, keep=(self.exp.arch.code_layer, -1), scale=self.scale)
+        out /= np.float32(self.scale)
+        return codes, out
 
 
 @dataclass

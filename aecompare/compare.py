@@ -217,9 +217,13 @@ def first_layer_filters(run: Run, count: int) -> np.ndarray:
     return (k / np.where(limit > 0, limit, 1)).reshape(-1, SIDE, SIDE)
 
 
-def probe_images(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Probe digits' stored reconstructions (epochs+1, 20, 784) on the [0, 1] scale (raw outputs / 255),
-    their test indices and labels; entry 0 is before training."""
-    p = run.probes
-    images = decode_images(p["pixels"], p["lo"], p["hi"])
-    return images, p["index"], p["labels"]
+def probe_outputs(probes: dict, epoch: int = -1) -> np.ndarray:
+    """One epoch of a run's stored probe reconstructions (`Run.probes`): (digits, 784) float32 on [0, 1]
+    (raw outputs / 255); epoch 0 is before training, -1 the last. Decoded one epoch at a time: all
+    101 epochs of one run in floats would take 6-13 MB, a dozen runs a visitor's 150 MB."""
+    return decode_images(probes["pixels"][epoch], probes["lo"][epoch], probes["hi"][epoch]).astype(np.float32)
+
+
+def probe_epochs(probes: dict) -> int:
+    """How many epochs of probe reconstructions a run stored (training epochs + 1)."""
+    return len(probes["pixels"])

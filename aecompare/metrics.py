@@ -128,8 +128,12 @@ class Targets:
         images = self.y.reshape(len(self.y), *self.side)  # SSIM works in float32: see `ssim_per_image`
         if min(self.side) < SSIM_WIN:
             raise ValueError(f"images of {self.side} pixels are smaller than the {SSIM_WIN}x{SSIM_WIN} SSIM window")
-        self.mean = _box_means(images, SSIM_WIN)
-        self.var = _box_means(images * images, SSIM_WIN) - self.mean * self.mean
+        windows = (len(images), *(s - SSIM_WIN + 1 for s in self.side))
+        self.mean, self.var = np.empty(windows, np.float32), np.empty(windows, np.float32)
+        for i in range(0, len(images), CHUNK):
+            part = images[i:i + CHUNK]
+            self.mean[i:i + CHUNK] = _box_means(part, SSIM_WIN)
+            self.var[i:i + CHUNK] = _box_means(part * part, SSIM_WIN) - self.mean[i:i + CHUNK] ** 2
 
     def __len__(self) -> int:
         return len(self.y)

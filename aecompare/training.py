@@ -182,9 +182,9 @@ class GroupTrainer:
         exp, s = self.exps[i], scale_factor(self.exps[i])
         layers = dense_layers(self.models[i], exp)
         probe = self.x_test[:PROBE_BATCH]
-        acts = forward(layers, probe * s, keep=True)
+        acts = forward(layers, probe, keep=True, scale=s)
         acts[-1] = acts[-1] / s
-        self.reconstructions[i].append(forward(layers, self.x_test[self.probe_index] * s) / s)
+        self.reconstructions[i].append(forward(layers, self.x_test[self.probe_index], scale=s) / s)
         return layer_diagnostics(layers, acts, probe)
 
     def run(self, models_dir: Path, on_epoch=None) -> list[dict]:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..compare import curves_frame, probe_images, to_display, upscale
+from ..compare import curves_frame, probe_epochs, probe_outputs, to_display, upscale
 from . import loaders
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
 
@@ -19,7 +19,7 @@ def evaluation(models_dir: str) -> pd.DataFrame | None:
     from ..evaluate import evaluation_table  # lazy: scikit-learn only when this tab is opened
 
     m, _ = loaders.mnist_or_error()
-    return None if m is None else evaluation_table(loaders.catalog(models_dir), m)
+    return None if m is None else evaluation_table(loaders.catalog(models_dir), m, test_x_unit=loaders.test_x_unit())
 
 
 def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
@@ -123,15 +123,15 @@ def show(ctx: Context) -> None:
                "has several seeds the line is their mean and the shaded band spans their min to max.")
 
     st.markdown("**Probe digits, epoch by epoch**")
-    probes = {r.name: probe_images(r) for r in ctx.runs}
-    max_epoch = min(p[0].shape[0] for p in probes.values()) - 1
+    max_epoch = min(probe_epochs(r.probes) for r in ctx.runs) - 1
     epoch = st.slider("Epoch (0 = before training)", 0, max_epoch, max_epoch, key="probe_epoch")
-    first = next(iter(probes.values()))
+    index = ctx.runs[0].probes["index"]  # every run stores the same probe digits
     if ctx.x_test is not None:
-        st.image(probe_strip(ctx.x_test[first[1]], 2, False), caption="inputs: test digits "
-                 + " ".join(f"#{i}" for i in first[1]))
-    for name, (images, _, _) in probes.items():
-        lo, hi = float(images[epoch].min()), float(images[epoch].max())
-        st.image(probe_strip(images[epoch], 2, ctx.state.stretch),
-                 caption=f"{name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
+        st.image(probe_strip(ctx.x_test[index], 2, False), caption="inputs: test digits "
+                 + " ".join(f"#{i}" for i in index))
+    for run in ctx.runs:
+        images = probe_outputs(run.probes, epoch)
+        lo, hi = float(images.min()), float(images.max())
+        st.image(probe_strip(images, 2, ctx.state.stretch),
+                 caption=f"{run.name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
                  + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"))

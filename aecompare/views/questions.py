@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..artifacts import decode_images
+from ..compare import probe_epochs, probe_outputs
 from ..diagnostics import BLOB_SPREAD, verdict
 from ..losses import binary_entropy
 from .common import draw_chart
@@ -57,24 +57,16 @@ def history_frame(run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def probe_images(run) -> dict:
-    """The run's probe digits: test indices, labels, and reconstructions per epoch (epoch, n, 784) on [0, 1]."""
-    p = run.probes
-    return {"index": np.asarray(p["index"]), "labels": np.asarray(p["labels"]),
-            "outputs": decode_images(p["pixels"], p["lo"], p["hi"])}
-
-
 def _softmax_evidence(run, test_x: np.ndarray | None) -> dict:
-    probes = probe_images(run)
-    out = {"name": run.name, "scale": run.exp.scale, "probe_labels": probes["labels"],
-           "probe_outputs": probes["outputs"][-1], "probe_targets": None,
+    final = probe_outputs(run.probes)
+    out = {"name": run.name, "scale": run.exp.scale, "probe_labels": np.asarray(run.probes["labels"]),
+           "probe_outputs": final, "probe_targets": None,
            "final_val_loss": float(run.history["epochs"][-1]["val_loss"]) if run.history.get("epochs") else None}
-    final = probes["outputs"][-1]
     out["output_min"] = float(final.min())
     out["output_max"] = float(final.max())
     out["output_sum_mean"] = float(final.sum(axis=1).mean())  # on the [0, 1] scale (raw: 1/255)
     if test_x is not None:
-        out["probe_targets"] = test_x[probes["index"]]
+        out["probe_targets"] = test_x[run.probes["index"]]
         x = test_x[:N_EVIDENCE_IMAGES]
         recon = run.reconstruct(x)  # outputs on [0, 1]
         lit = x > 0.5
@@ -101,7 +93,8 @@ def _raw_bce_evidence(catalog, test_x: np.ndarray | None) -> dict:
     if test_x is not None:
         # every test image (the set the validation loss is computed on), as counts of each value 0-255:
         # a pixel's best clipped BCE (float32, as Keras) depends on its value only
-        counts = np.bincount(np.rint(test_x * 255).astype(np.uint8).ravel(), minlength=256)
+        counts = sum(np.bincount(np.rint(test_x[i:i + 1000] * 255).astype(np.uint8).ravel(), minlength=256)
+                     for i in range(0, len(test_x), 1000))
         values = np.arange(256, dtype=np.float64)
         out["floor"] = ex.best_clipped_bce(values, weights=counts)
         out["mean_target"] = float(np.average(values, weights=counts))
@@ -140,11 +133,10 @@ def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
         for run in catalog.by_name(name)[:1]:
             f = history_frame(run)
             f.attrs["first_units"] = run.layers[0].units if run.layers else 0
-            probes = probe_images(run)
             runs.append({"name": name, "loss": run.exp.loss,
                          "optimizer": f"{run.exp.optimizer.name} lr {run.exp.optimizer.learning_rate:g}",
-                         "frame": f, "probes": probes,
-                         "probe_targets": test_x[probes["index"]] if test_x is not None else None,
+                         "frame": f, "probes": run.probes,
+                         "probe_targets": test_x[run.probes["index"]] if test_x is not None else None,
                          "reading": s002_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse)})
     contrast = []
     for name in ADAM_CONTRAST:
@@ -499,8 +491,8 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
         epoch = st.slider("Reconstructions after epoch", 0, max_epoch, max_epoch, key="q002_epoch")
         for r in runs:
             st.markdown(f"**{r['name']}** ({r['loss']}, {r['optimizer']})")
-            outputs = r["probes"]["outputs"]
-            rows = [_image_row(outputs[min(epoch, len(outputs) - 1)][:10], stretch=False)]
+            outputs = probe_outputs(r["probes"], min(epoch, probe_epochs(r["probes"]) - 1))
+            rows = [_image_row(outputs[:10], stretch=False)]
             if r.get("probe_targets") is not None:
                 rows.insert(0, _image_row(r["probe_targets"][:10], stretch=False))
             st.image(np.concatenate(rows, axis=0), clamp=True, width="stretch")
