@@ -53,6 +53,7 @@ def test_numpy_forward_pass_equals_keras(committed_catalog, keras_outputs):
         tolerance = 1e-5 * max(1.0, run.scale)  # raw models' outputs are on the 0-255 scale
         np.testing.assert_allclose(ours, theirs, atol=tolerance, rtol=1e-5, err_msg=run.exp.run_id)
         codes, reconstruction = run.codes_and_reconstruction(x)
-        np.testing.assert_allclose(reconstruction * run.scale, theirs, atol=tolerance, rtol=1e-5, err_msg=run.exp.run_id)
+        np.testing.assert_allclose(reconstruction * run.scale, theirs, atol=tolerance, rtol=1e-5,
+                                   err_msg=run.exp.run_id)
         np.testing.assert_array_equal(codes, run.codes(x))
         assert codes.shape == (len(x), run.exp.arch.hidden[run.exp.arch.code_layer])
