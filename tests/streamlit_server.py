@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -118,6 +119,38 @@ def memory_mb(pid: int) -> dict:
     return {"hwm": _status_kb(pid, "VmHWM") / 1024, "rss": _status_kb(pid, "VmRSS") / 1024,
             "hwm_tree": sum(_status_kb(p, "VmHWM") for p in tree) / 1024,
             "rss_tree": sum(_status_kb(p, "VmRSS") for p in tree) / 1024, "processes": len(tree)}
+
+
+class RssSampler:
+    """Samples a process's resident memory every `interval` seconds on a thread of its own (cheap:
+    one read of /proc/PID/status; the dashboard's server runs no child processes).
+
+    `step_peak()` is the largest sample since the previous call (MB): the peak of one step of a
+    benchmark. VmHWM gives the process's lifetime peak only, and resetting it (/proc/PID/clear_refs)
+    proved unreliable for a many-threaded server.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.01):
+        self.pid, self.interval = pid, interval
+        self._peak, self._lock, self._stop = 0.0, threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = _status_kb(self.pid, "VmRSS") / 1024
+            with self._lock:
+                self._peak = max(self._peak, rss)
+            self._stop.wait(self.interval)
+
+    def step_peak(self) -> float:
+        with self._lock:
+            peak, self._peak = self._peak, 0.0
+        return peak
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 # ---------------------------------------------------------------- render detection in the page
