@@ -94,3 +94,22 @@ def test_parse_query_defaults_and_warnings():
     s, warnings = parse_query({"idx": "1,x", "seed": "-3", "stretch": "yes", "models": "a" * 5000}, KNOWN)
     assert s == ViewState() and len(warnings) == 4
     assert all(len(w) < 300 for w in warnings)  # long hostile values are cut in messages
+
+
+@pytest.mark.slow
+def test_quick_pick_names_the_models_shown(app):
+    from aecompare.views.sidebar import OWN_CHOICE
+
+    at = app()
+    assert at.selectbox(key="sel_group").value == "all models"
+    at = app(models="norm-sigmoid-bce")  # the only sigmoid+BCE model among the tiny ones
+    assert at.selectbox(key="sel_group").value == "pair sigmoid+bce"
+    at = app(models="norm-sigmoid-bce,raw-linear-mae")
+    assert at.selectbox(key="sel_group").value == OWN_CHOICE
+    at = app(models="none")
+    assert at.selectbox(key="sel_group").value == OWN_CHOICE
+    at.selectbox(key="sel_group").set_value("all models").run()
+    assert at.multiselect(key="sel_models").value == KNOWN
+    at.multiselect(key="sel_models").unselect(KNOWN[0]).run()
+    assert at.selectbox(key="sel_group").value == OWN_CHOICE
+    no_exceptions(at)

@@ -9,6 +9,7 @@ import streamlit as st
 from . import state as vs
 
 URL_KEYS = ("models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch")
+OWN_CHOICE = "(the models listed below)"
 
 
 def _groups(exps: dict) -> dict[str, list[str]]:
@@ -19,6 +20,11 @@ def _groups(exps: dict) -> dict[str, list[str]]:
         for value in dict.fromkeys(key(e) for e in exps.values()):
             groups[f"{label} {value}"] = [n for n, e in exps.items() if key(e) == value]
     return groups
+
+
+def matching_group(groups: dict[str, list[str]], chosen: list[str]) -> str:
+    """The quick pick that selects exactly `chosen` (in any order), else `OWN_CHOICE`."""
+    return next((label for label, names in groups.items() if set(names) == set(chosen)), OWN_CHOICE)
 
 
 def _init_from_url(known: list[str]) -> None:
@@ -54,11 +60,18 @@ def render(exps: dict) -> vs.ViewState:
     groups = _groups(exps)
 
     def pick_group():
-        ss["sel_models"] = list(groups.get(ss["sel_group"], known))
+        if ss["sel_group"] in groups:
+            ss["sel_models"] = list(groups[ss["sel_group"]])
 
-    sb.selectbox("Quick pick", list(groups), key="sel_group", on_change=pick_group,
+    def name_group():
+        ss["sel_group"] = matching_group(groups, ss["sel_models"])
+
+    if ss.get("sel_group") not in (OWN_CHOICE, *groups):  # first run, or the groups changed
+        name_group()
+    sb.selectbox("Quick pick", [OWN_CHOICE, *groups], key="sel_group", on_change=pick_group,
                  help="Choose a group of models; edit the list below freely.")
-    sb.multiselect("Models", known, key="sel_models", help="Every tab shows these models, in this order.")
+    sb.multiselect("Models", known, key="sel_models", on_change=name_group,
+                   help="Every tab shows these models, in this order.")
 
     sb.subheader("Digits (test set)")
     mode = sb.selectbox("Choose digits by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
