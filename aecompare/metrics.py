@@ -128,8 +128,11 @@ class Targets:
         images = self.y.reshape(len(self.y), *self.side)  # SSIM works in float32: see `ssim_per_image`
         if min(self.side) < SSIM_WIN:
             raise ValueError(f"images of {self.side} pixels are smaller than the {SSIM_WIN}x{SSIM_WIN} SSIM window")
-        windows = (len(images), *(s - SSIM_WIN + 1 for s in self.side))
-        self.mean, self.var = np.empty(windows, np.float32), np.empty(windows, np.float32)
+        h, w = (s - SSIM_WIN + 1 for s in self.side)
+        # laid out as `_box_means` returns its results (column-major images): SSIM then combines them
+        # with the outputs' own statistics at full speed (mixed layouts cost a third of SSIM's time)
+        self.mean = np.empty((len(images), w, h), np.float32).transpose(0, 2, 1)
+        self.var = np.empty((len(images), w, h), np.float32).transpose(0, 2, 1)
         for i in range(0, len(images), CHUNK):
             part = images[i:i + CHUNK]
             self.mean[i:i + CHUNK] = _box_means(part, SSIM_WIN)
