@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -75,14 +76,18 @@ def _in_page_now(page) -> float:
 
 
 def settle_after(page, action, min_images: int = 0, timeout_ms: int = 180_000) -> float:
-    """Do `action`, wait for the rerun it starts to finish; seconds in the page's own clock."""
+    """Do `action`, wait for the rerun it starts to finish; seconds in the page's own clock.
+
+    NaN (printed as nan) when no rerun was seen within the timeout: not a figure to report.
+    """
     before = done_count(page)
     t0 = _in_page_now(page)
     action()
     try:
         t1 = wait_settled(page, done=before + 1, min_images=min_images, timeout_ms=timeout_ms)
-    except Exception:  # no rerun at all (e.g. a tab switch rendered client-side): settled as is
-        t1 = wait_settled(page, done=before, min_images=min_images, timeout_ms=timeout_ms)
+    except Exception:
+        wait_settled(page, done=before, min_images=min_images, timeout_ms=timeout_ms)
+        return math.nan
     return (t1 - t0) / 1000
 
 

@@ -161,20 +161,25 @@ OBSERVER_JS = """
   const watch = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app) { setTimeout(watch, 5); return; }
-    const check = () => {
-      const s = app.getAttribute('data-test-script-state');
-      const c = app.getAttribute('data-test-connection-state');
-      if (s !== window.__st.lastState) {
-        if (s === 'notRunning' && window.__st.lastState !== null) {
-          window.__st.done += 1; window.__st.doneAt = performance.now();
-        }
-        window.__st.lastState = s;
+    const see = (s) => {  // one script state, in the order they were set
+      if (s === window.__st.lastState) return;
+      if (s === 'notRunning' && window.__st.lastState !== null) {
+        window.__st.done += 1; window.__st.doneAt = performance.now();
       }
+      window.__st.lastState = s;
+    };
+    const check = (records) => {
+      // several changes may arrive in one callback: each record's oldValue is the state the next
+      // change replaced, so a quick running -> notRunning -> running is still counted
+      const olds = (records || []).filter(r => r.attributeName === 'data-test-script-state').map(r => r.oldValue);
+      olds.slice(1).forEach(see);
+      see(app.getAttribute('data-test-script-state'));
+      const c = app.getAttribute('data-test-connection-state');
       if (c === 'CONNECTED') window.__st.connected = true;
       else if (window.__st.connected && c) { window.__st.connected = false; window.__st.disconnects += 1; }
     };
-    check();
-    new MutationObserver(check).observe(app, {attributes: true,
+    check([]);
+    new MutationObserver(check).observe(app, {attributes: true, attributeOldValue: true,
       attributeFilter: ['data-test-script-state', 'data-test-connection-state']});
   };
   watch();
