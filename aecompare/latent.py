@@ -95,15 +95,15 @@ def project(codes: np.ndarray, labels: np.ndarray, tsne_n: int = TSNE_N,
     return out
 
 
-def test_codes(run, mnist: Mnist) -> np.ndarray:
-    """Bottleneck codes (10000, code size) of the test images for one catalog run."""
-    return run.codes(unit_images(mnist.test_x))
-
-
 def latent_projections(catalog, mnist: Mnist, names: list[str] | None = None, tsne_n: int = TSNE_N,
-                       random_state: int = RANDOM_STATE) -> dict[str, pd.DataFrame]:
-    """{model name: projections of its test codes} for the lowest seed of each model (or `names`)."""
+                       random_state: int = RANDOM_STATE,
+                       test_x_unit: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """{model name: projections of its test codes} for the lowest seed of each model (or `names`).
+
+    `test_x_unit`: `unit_images(mnist.test_x)` if the caller holds it already (saves a 31 MB copy).
+    """
     runs = catalog.first_seeds()
     if names is not None:
         runs = [r for r in runs if r.name in names]
-    return {r.name: project(test_codes(r, mnist), mnist.test_y, tsne_n, random_state) for r in runs}
+    x = unit_images(mnist.test_x) if test_x_unit is None else test_x_unit
+    return {r.name: project(r.codes(x), mnist.test_y, tsne_n, random_state) for r in runs}

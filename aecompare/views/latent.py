@@ -77,7 +77,8 @@ def projections_of(models_dir: str, name: str, tsne: bool) -> pd.DataFrame:
     from . import loaders
 
     mnist, _ = loaders.mnist_or_error()
-    return latent_projections(loaders.catalog(models_dir), mnist, names=[name], tsne_n=TSNE_N if tsne else 0)[name]
+    return latent_projections(loaders.catalog(models_dir), mnist, names=[name], tsne_n=TSNE_N if tsne else 0,
+                              test_x_unit=loaders.test_x_unit())[name]
 
 
 def show(ctx) -> None:
