@@ -25,7 +25,7 @@ from .artifacts import (
     sha256_file,
 )
 from .network import DenseLayer, forward
-from .registry import Experiment
+from .registry import Experiment, model_names
 
 RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
 
@@ -81,6 +81,7 @@ class Catalog:
     problems: list[str] = field(default_factory=list)
 
     def names(self) -> list[str]:
+        """Model names in registry order (the runs are kept in that order; see `registry_order`)."""
         return list(dict.fromkeys(r.name for r in self.runs))
 
     def by_name(self, name: str) -> list[Run]:
@@ -149,6 +150,14 @@ def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
     return Run(exp, entry, layers, read_history(run_dir / "history.json"), read_probes(run_dir / "probes.npz"))
 
 
+def registry_order(run: Run) -> tuple:
+    """Sort key: the registry's order of models (raw, then normalised, then seed 002's; within each the
+    output/loss pairs softmax+BCE, sigmoid+BCE, sigmoid+MSE, linear+MAE), then seed. Models the
+    registry does not know (trained from another registry) come last, by name."""
+    order = {name: i for i, name in enumerate(model_names())}
+    return order.get(run.name, len(order)), run.name, run.seed
+
+
 def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
     """Every loadable run in `models_dir`, plus one message per problem found."""
     models_dir = Path(models_dir)
@@ -172,6 +181,7 @@ def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
             catalog.runs.append(load_run(models_dir, entry, verify))
         except ArtifactError as e:
             catalog.problems.append(str(e))
+    catalog.runs.sort(key=registry_order)
     listed = set()
     for entry in entries:
         with contextlib.suppress(ArtifactError, AttributeError):
