@@ -71,7 +71,7 @@ def render(exps: dict) -> vs.ViewState:
     sb.selectbox("Quick pick", [OWN_CHOICE, *groups], key="sel_group", on_change=pick_group,
                  help="Choose a group of models; edit the list below freely.")
     sb.multiselect("Models", known, key="sel_models", on_change=name_group,
-                   help="Every tab shows these models, in this order.")
+                   help="Every tab shows these models, in the registry's order (raw, normalised, seed 002).")
 
     sb.subheader("Digits (test set)")
     mode = sb.selectbox("Choose digits by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
