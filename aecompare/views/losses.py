@@ -23,9 +23,13 @@ def evaluation(models_dir: str) -> pd.DataFrame | None:
 
 
 def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
-    """Rows of the chosen models plus every baseline and published row (the yardsticks stay visible)."""
+    """Rows of the chosen models plus every baseline and published row (the yardsticks stay visible);
+    the columns of the command line's table first (the metrics), then the rest of the settings."""
+    from ..evaluate import TABLE_COLUMNS
+
     keep = (table["kind"] != "model") | table["name"].isin(chosen)
-    return table[keep].reset_index(drop=True)
+    first = [c for c in TABLE_COLUMNS if c in table]
+    return table.loc[keep, first + [c for c in table if c not in first]].reset_index(drop=True)
 
 
 def seed_band(df: pd.DataFrame) -> pd.DataFrame:
