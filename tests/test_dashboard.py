@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -114,3 +115,22 @@ def test_quick_pick_names_the_models_shown(app):
     at.multiselect(key="sel_models").unselect("norm-softmax-bce").run()  # the rest form no group
     assert at.selectbox(key="sel_group").value == OWN_CHOICE
     no_exceptions(at)
+
+
+def test_data_shared_by_every_visitor_is_read_only(tiny_models):
+    """Loaded once per process and shared: an in-place change by one session must fail, not spread."""
+    from aecompare.views import loaders
+
+    catalog = loaders.catalog(str(tiny_models))
+    mnist, error = loaders.mnist_or_error()
+    assert catalog.runs and error is None
+    shared = [a for r in catalog.runs for layer in r.layers for a in (layer.kernel, layer.bias)]
+    shared += [a for r in catalog.runs for a in r.probes.values()]
+    shared += [mnist.train_x, mnist.test_x, mnist.test_y, loaders.test_x_unit()]
+    errors = loaders.test_errors(str(tiny_models), catalog.runs[0].name)
+    shared += [v for v in errors.values() if isinstance(v, np.ndarray)]
+    assert not [a.shape for a in shared if a.flags.writeable]
+    with pytest.raises(ValueError, match="read-only"):
+        catalog.runs[0].layers[0].kernel[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        loaders.test_x_unit()[0] *= 2

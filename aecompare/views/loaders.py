@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import threading
 from pathlib import Path
@@ -33,6 +34,26 @@ def one_at_a_time(compute):
         with _HEAVY:
             return compute(*args, **kwargs)
     return serialised
+
+
+def read_only(shared):
+    """Mark every numpy array in `shared` (dataclasses, dicts, lists, tuples, nested) read-only; return it.
+
+    What one visitor's session could change in place, every visitor would see: an in-place change
+    to shared data now raises instead (the dashboard's tests visit every tab over read-only data).
+    """
+    if isinstance(shared, np.ndarray):
+        shared.setflags(write=False)
+    elif dataclasses.is_dataclass(shared) and not isinstance(shared, type):
+        for f in dataclasses.fields(shared):
+            read_only(getattr(shared, f.name))
+    elif isinstance(shared, dict):
+        for value in shared.values():
+            read_only(value)
+    elif isinstance(shared, (list, tuple)):
+        for value in shared:
+            read_only(value)
+    return shared
 
 
 _RENDERING = threading.Lock()
@@ -82,7 +103,7 @@ def tune_process() -> None:
 def mnist_or_error() -> tuple[Mnist | None, str | None]:
     """(MNIST, None) or (None, the MnistError message): the page shows the message, never a traceback."""
     try:
-        return load_mnist(download=False), None
+        return read_only(load_mnist(download=False)), None
     except MnistError as e:
         return None, str(e)
 
@@ -90,7 +111,7 @@ def mnist_or_error() -> tuple[Mnist | None, str | None]:
 @st.cache_resource(show_spinner="Loading models ...")
 def catalog(models_dir: str) -> Catalog:
     """Every run in the folder (numpy weights, histories, probes), loaded once per process."""
-    return load_catalog(Path(models_dir))
+    return read_only(load_catalog(Path(models_dir)))
 
 
 @st.cache_resource(show_spinner=False)
@@ -99,9 +120,7 @@ def test_x_unit() -> np.ndarray | None:
     m, _ = mnist_or_error()
     if m is None:
         return None
-    x = unit_images(m.test_x)
-    x.setflags(write=False)
-    return x
+    return read_only(unit_images(m.test_x))
 
 
 @st.cache_resource(show_spinner="Reconstructing the 10,000 test images with each model ...")
@@ -113,4 +132,4 @@ def test_errors(models_dir: str, name: str) -> dict | None:
     x = test_x_unit()
     if not runs or m is None or x is None:
         return None
-    return test_set_errors(runs[0], x, m.test_y)
+    return read_only(test_set_errors(runs[0], x, m.test_y))

@@ -22,7 +22,7 @@ from ..compare import probe_epochs, probe_outputs
 from ..diagnostics import BLOB_SPREAD, verdict
 from ..losses import binary_entropy
 from .common import draw_chart
-from .loaders import one_at_a_time
+from .loaders import one_at_a_time, read_only
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
 RAW_BCE_MODELS = ("raw-softmax-bce", "raw-sigmoid-bce")
@@ -172,7 +172,7 @@ def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
 @one_at_a_time
 def cached_evidence(models_dir: str, has_mnist: bool, _catalog, _test_x_unit) -> dict:
     """`questions_evidence`, computed once per models folder (the catalog is cached per folder too)."""
-    return questions_evidence(_catalog, _test_x_unit)
+    return read_only(questions_evidence(_catalog, _test_x_unit))
 
 
 def _ctx_evidence(ctx) -> dict:
