@@ -3,6 +3,7 @@
     python -m aecompare.evaluate                      # the table, models/ and the installed MNIST
     python -m aecompare.evaluate --format csv > table.csv
     python -m aecompare.evaluate --models /tmp/models --format json
+    python -m aecompare.evaluate --per-model          # one row per model: mean ± std over its seeds
 
 `evaluation_table` is the one code path behind this command and the dashboard's Losses view. All
 metrics are over the test images, on the [0, 1] pixel scale (see `aecompare.metrics` for what is
@@ -215,6 +216,21 @@ def text_table(table: pd.DataFrame) -> str:
     return format_table(rows)
 
 
+def summary_text(summary: pd.DataFrame) -> str:
+    """`seed_summary` as plain text: per model its seeds and each metric as mean ± std (mean alone
+    for a single seed)."""
+    from .train import format_table
+
+    rows = []
+    for r in records(summary):
+        row = {"name": r["name"], "seeds": r["n_seeds"]}
+        for k in (*metrics.METRICS, "probe_accuracy"):
+            std = r.get(f"{k}_std")
+            row[k] = format_cell(r.get(k)) + ("" if std is None else f" ± {std:.2g}")  # as the dashboard
+        rows.append(row)
+    return format_table(rows)
+
+
 def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(records(table), indent=1, allow_nan=False)
@@ -229,6 +245,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR, help="models folder (default: models/)")
     p.add_argument("--data", help="MNIST file or folder (mnist.npz, or the four IDX .gz files)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--per-model", action="store_true",
+                   help="one row per model: the mean over its seeds and their standard deviation (ddof=1)")
     return p.parse_args(argv)
 
 
@@ -243,7 +261,11 @@ def main(argv=None) -> int:
         return 2
     catalog = load_catalog(args.models)
     table = evaluation_table(catalog, mnist)
-    print(render(table, args.format))
+    if args.per_model:
+        summary = seed_summary(table)
+        print(summary_text(summary) if args.format == "table" else render(summary, args.format))
+    else:
+        print(render(table, args.format))
     for problem in catalog.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if catalog.problems else 0

@@ -103,6 +103,8 @@ def test_seed_summary_gives_mean_and_spread(small_table):
     single = models.iloc[1]["name"]
     assert summary.loc[single, "n_seeds"] == 1 and math.isnan(summary.loc[single, "mse_std"])
     assert set(summary.index) == set(models.name)
+    text = evaluate.summary_text(evaluate.seed_summary(table))
+    assert f"{first['mse'] + 0.005:.4g} ± {0.01 / math.sqrt(2):.2g}" in text
 
 
 def test_linear_probe_separates_separable_codes_and_refuses_non_finite():
@@ -186,3 +188,19 @@ def test_projections_and_latent_chart(tiny_models, small_mnist):
 def test_projection_of_non_finite_codes_is_empty():
     codes = np.full((20, 3), np.nan)
     assert latent.project(codes, np.zeros(20, int), tsne_n=10).empty
+
+
+def test_cli_per_model_prints_the_seed_summary(tiny_models, small_mnist, monkeypatch, capsys):
+    monkeypatch.setattr(evaluate, "load_mnist", lambda path, download=False: small_mnist)
+    assert evaluate.main(["--models", str(tiny_models), "--per-model", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    table = evaluate.evaluation_table(load_catalog(tiny_models), small_mnist)
+    models = table[table.kind == "model"].set_index("name")
+    assert [r["name"] for r in rows] == list(models.index.unique())
+    for r in rows:  # the tiny models have one seed each: the mean is that seed's value, no spread
+        assert r["n_seeds"] == 1 and r["mse_std"] is None
+        assert r["mse"] == pytest.approx(models.loc[r["name"], "mse"], rel=1e-12)
+    assert evaluate.main(["--models", str(tiny_models), "--per-model"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split()[:3] == ["name", "seeds", "mse"]
+    assert all(name in text for name in models.index)
