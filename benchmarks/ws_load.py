@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from streamlit_server import (  # noqa: E402
     COMMITTED_MODELS,
     LOCALHOST,
+    RssSampler,
     free_port,
     memory_mb,
     spawn_server,
@@ -386,15 +387,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _sample_memory(pid: int, stop: asyncio.Event, out: dict) -> None:
-    while not stop.is_set():
-        m = memory_mb(pid)
-        out["rss_max"] = max(out.get("rss_max", 0), m["rss"])
-        out["hwm"] = max(out.get("hwm", 0), m["hwm"])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.5)
-
-
 async def streamlit_memory(port: int) -> dict[str, float]:
     """Streamlit's own memory accounting (`cache_memory_bytes` of /_stcore/metrics), MB per cache type."""
     try:
@@ -424,12 +416,11 @@ async def _run(n_sessions: int, duration_s: float, models_dir: Path, max_cycles:
     port = free_port()
     err_file = tempfile.TemporaryFile()
     server = spawn_server(port, models_dir, env={"PYTHONFAULTHANDLER": "1"}, stderr=err_file)
-    stop = asyncio.Event()
     sampler = snapshot = None
     elapsed = cpu_server = cpu_client = 0.0
     try:
         await asyncio.to_thread(wait_healthy, server, port)
-        sampler = asyncio.create_task(_sample_memory(server.pid, stop, mem))
+        sampler = RssSampler(server.pid, interval=0.5)
         cpu0, client0, t0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         deadline = t0 + duration_s
         snapshot = asyncio.create_task(_snapshot_at(deadline, server.pid, port, mem))
@@ -454,9 +445,9 @@ async def _run(n_sessions: int, duration_s: float, models_dir: Path, max_cycles:
             stats.error("server_died", f"server exited with {server.returncode}")
         mem.update({f"end_{k}": v for k, v in memory_mb(server.pid).items()})
     finally:
-        stop.set()
         if sampler is not None:
-            await sampler
+            sampler.stop()
+            mem.update(rss_max=sampler.rss_max, hwm=sampler.hwm)
         stop_server(server)
         err_file.seek(0)
         stderr_all = err_file.read().decode(errors="replace")

@@ -127,20 +127,23 @@ class RssSampler:
 
     `step_peak()` is the largest sample since the previous call (MB): the peak of one step of a
     benchmark. VmHWM gives the process's lifetime peak only, and resetting it (/proc/PID/clear_refs)
-    proved unreliable for a many-threaded server.
+    proved unreliable for a many-threaded server. `rss_max` and `hwm` are the largest RSS and VmHWM
+    seen over the whole run (MB), kept if the process dies.
     """
 
     def __init__(self, pid: int, interval: float = 0.01):
         self.pid, self.interval = pid, interval
+        self.rss_max = self.hwm = 0.0
         self._peak, self._lock, self._stop = 0.0, threading.Lock(), threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss = _status_kb(self.pid, "VmRSS") / 1024
+            rss, hwm = _status_kb(self.pid, "VmRSS") / 1024, _status_kb(self.pid, "VmHWM") / 1024
             with self._lock:
                 self._peak = max(self._peak, rss)
+                self.rss_max, self.hwm = max(self.rss_max, rss), max(self.hwm, hwm)
             self._stop.wait(self.interval)
 
     def step_peak(self) -> float:
