@@ -8,6 +8,7 @@ message naming the file and what to do. Nothing here writes or deletes anything.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .artifacts import (
     read_probes,
     sha256_file,
 )
+from .diagnostics import singular_values
 from .network import DenseLayer, forward
 from .registry import Experiment, model_names
 
@@ -52,6 +54,12 @@ class Run:
     def scale(self) -> float:
         """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
         return 255.0 if self.exp.scale == "raw" else 1.0
+
+    @functools.cached_property
+    def singular_values(self) -> list[np.ndarray]:
+        """Each weight matrix's singular values, largest first: computed once per run, however many
+        visitors' pages show them."""
+        return [singular_values(layer.kernel) for layer in self.layers]
 
     def reconstruct(self, x_unit: np.ndarray) -> np.ndarray:
         """Outputs for images (n, 784) on [0, 1], returned on the [0, 1] scale (raw outputs / 255)."""

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .artifacts import decode_images
 from .catalog import Run
-from .diagnostics import BLOB_SPREAD, MANY_DEAD, effective_rank, singular_values, verdict
+from .diagnostics import BLOB_SPREAD, MANY_DEAD, rank_above, verdict
 
 SIDE = 28
 
@@ -174,8 +174,7 @@ def singular_frame(runs: list[Run]) -> pd.DataFrame:
     """Singular values of each weight matrix of each model, largest first, also relative to the largest."""
     rows = []
     for r in runs:
-        for layer in r.layers:
-            s = singular_values(layer.kernel)
+        for layer, s in zip(r.layers, r.singular_values, strict=True):
             for i, v in enumerate(s, start=1):
                 rows.append((r.name, layer.name, i, float(v), float(v / s[0]) if s[0] > 0 else 0.0))
     return pd.DataFrame(rows, columns=["model", "layer", "index", "singular value", "relative to largest"])
@@ -197,7 +196,7 @@ def verdict_rows(runs: list[Run]) -> pd.DataFrame:
             "output spread": spread,
             "worst hidden layer": worst["layer"] if worst else "",
             "dead or saturated there": f"{worst['dead_units']}/{worst['units']}" if worst else "",
-            "effective rank per layer": " ".join(str(effective_rank(layer.kernel)) for layer in r.layers),
+            "effective rank per layer": " ".join(str(rank_above(s)) for s in r.singular_values),
             "diverged at epoch": r.history.get("diverged_epoch"),
         })
     return pd.DataFrame(rows)

@@ -58,7 +58,11 @@ def singular_values(kernel: np.ndarray) -> np.ndarray:
 
 def effective_rank(kernel: np.ndarray, threshold: float = 0.01) -> int:
     """How many directions a layer still uses: singular values above `threshold` x the largest."""
-    s = singular_values(kernel)
+    return rank_above(singular_values(kernel), threshold)
+
+
+def rank_above(s: np.ndarray, threshold: float = 0.01) -> int:
+    """`effective_rank` from singular values `s` (largest first) already computed."""
     return int(np.sum(s > threshold * s[0])) if s.size and s[0] > 0 else 0
 
 
