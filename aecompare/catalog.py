@@ -29,6 +29,7 @@ from .diagnostics import singular_values
 from .network import DenseLayer, forward
 from .registry import Experiment, model_names
 
+RESULTS_DIR = "results"  # stored results (aecompare.results), not a model
 RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
 
 
@@ -194,7 +195,8 @@ def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
     for entry in entries:
         with contextlib.suppress(ArtifactError, AttributeError):
             listed.add(run_dir_of(models_dir, entry))
-    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir() and manifest_ok):
+    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir() and manifest_ok
+                          and p.parent.name != RESULTS_DIR):
         if run_dir.resolve() not in listed and not run_dir.name.startswith(STAGING_PREFIX):
             catalog.problems.append(f"{run_dir} is on disk but not in {MANIFEST}: it is ignored "
                                     "(delete it, or retrain that model to list it)")

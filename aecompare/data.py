@@ -239,3 +239,19 @@ def unit_images(x: np.ndarray) -> np.ndarray:
     out = np.asarray(x).reshape(len(x), -1).astype(np.float32)
     out /= 255  # in place: one float32 copy, not two (188 MB each for the training set)
     return out
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The 10,000 test images of one dataset, all the dashboard needs: uint8 (n, 28, 28) and labels."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    source: str
+
+
+def load_test_set(name: str = "mnist") -> TestSet:
+    """The test images the dashboard shows (interim: from the full dataset)."""
+    m = load_mnist(download=False)
+    return TestSet(name, m.test_x, m.test_y, m.source)

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from . import artifacts
+from .catalog import load_catalog
 from .data import MnistError, load_mnist
+from .formats import format_table
 from .registry import REGISTRY, Experiment, model_names, select
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,17 +41,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.seeds is not None and args.seeds < 1:
         p.error("--seeds must be at least 1")
     return args
-
-
-def format_table(rows: list[dict]) -> str:
-    """A plain-text table of dicts (same keys), columns as wide as their content."""
-    if not rows:
-        return "(nothing)"
-    keys = list(rows[0])
-    cells = [[str(r[k]) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[j]) for c in cells)) for j, k in enumerate(keys)]
-    line = "  ".join(k.ljust(w) for k, w in zip(keys, widths))
-    return "\n".join([line, "-" * len(line)] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells])
 
 
 def registry_table(exps: list[Experiment]) -> str:
@@ -136,6 +127,12 @@ def main(argv=None) -> int:
     progress.close()
     print()
     print(summary_table(entries))
+    from .evaluate import write_results  # the dashboard reads these instead of computing them
+
+    catalog = load_catalog(args.out)
+    write_results(catalog, data)
+    for problem in catalog.problems:
+        print(f"problem: {problem}", file=sys.stderr)
     return 0
 
 

@@ -42,12 +42,17 @@ def tiny_experiments(epochs: int = 1):
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory, small_mnist) -> Path:
-    """A models folder with 4 real Keras models trained 2 epochs on `small_mnist` (read-only use)."""
+def tiny_models(tmp_path_factory, small_mnist, mnist) -> Path:
+    """A models folder with 4 real Keras models trained 2 epochs on `small_mnist` and their stored
+    results (read-only use)."""
+    from aecompare.catalog import load_catalog
+    from aecompare.evaluate import write_results
     from aecompare.training import train_all
 
     out = tmp_path_factory.mktemp("tiny_models")
     train_all(tiny_experiments(epochs=2), small_mnist, out)
+    # as `python -m aecompare.train` does after training: over the full MNIST, as the dashboard shows it
+    write_results(load_catalog(out), mnist)
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -122,13 +121,12 @@ def test_data_shared_by_every_visitor_is_read_only(tiny_models):
     from aecompare.views import loaders
 
     catalog = loaders.catalog(str(tiny_models))
-    mnist, error = loaders.mnist_or_error()
+    test, error = loaders.test_set()
     assert catalog.runs and error is None
     shared = [a for r in catalog.runs for layer in r.layers for a in (layer.kernel, layer.bias)]
     shared += [a for r in catalog.runs for a in r.probes.values()]
-    shared += [mnist.train_x, mnist.test_x, mnist.test_y, loaders.test_x_unit()]
-    errors = loaders.test_errors(str(tiny_models), catalog.runs[0].name)
-    shared += [v for v in errors.values() if isinstance(v, np.ndarray)]
+    shared += [test.x, test.y, loaders.test_x_unit()]
+    shared += list(loaders.results(str(tiny_models)).arrays.values())
     assert not [a.shape for a in shared if a.flags.writeable]
     with pytest.raises(ValueError, match="read-only"):
         catalog.runs[0].layers[0].kernel[0, 0] = 1.0

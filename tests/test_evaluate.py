@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecompare import evaluate, latent, metrics
+from aecompare import analysis, evaluate, metrics
 from aecompare.catalog import load_catalog
 
 REPO = evaluate.DEFAULT_MODELS_DIR.parent
@@ -20,12 +20,12 @@ REPO = evaluate.DEFAULT_MODELS_DIR.parent
 
 @pytest.fixture(scope="module")
 def small_table(tiny_models, small_mnist):
-    return evaluate.evaluation_table(load_catalog(tiny_models), small_mnist)
+    return analysis.analyse(load_catalog(tiny_models), small_mnist, tsne_n=0).table
 
 
 def test_rows_and_columns(small_table, tiny_models):
     table = small_table
-    assert list(table.columns) == list(evaluate.COLUMNS)
+    assert list(table.columns) == list(analysis.COLUMNS)
     models = table[table.kind == "model"]
     assert sorted(models.name) == sorted(r.name for r in load_catalog(tiny_models).runs)
     assert list(table[table.kind == "baseline"].name) == ["pca-28", "pca-30", "mean-image"]
@@ -64,11 +64,11 @@ def test_mean_image_mse_is_the_test_variance_around_the_train_mean(small_table, 
 def test_pca_with_every_component_reconstructs_almost_perfectly(mnist):
     x_train = mnist.train_x.reshape(-1, 784).astype(np.float32) / 255
     y = mnist.test_x[:500].reshape(-1, 784).astype(np.float32) / 255
-    pca = evaluate.fit_pca(x_train, 784)
-    assert metrics.overall(y, evaluate.pca_reconstruct(pca, y, 784))["mse"] < 1e-10
+    pca = analysis.fit_pca(x_train, 784)
+    assert metrics.overall(y, analysis.pca_reconstruct(pca, y, 784))["mse"] < 1e-10
     # nested components: the first 28 of a 784-component fit reconstruct like a 28-component fit
-    pca28 = evaluate.fit_pca(x_train, 28)
-    np.testing.assert_allclose(evaluate.pca_reconstruct(pca, y, 28), evaluate.pca_reconstruct(pca28, y, 28),
+    pca28 = analysis.fit_pca(x_train, 28)
+    np.testing.assert_allclose(analysis.pca_reconstruct(pca, y, 28), analysis.pca_reconstruct(pca28, y, 28),
                                atol=1e-4)
 
 
@@ -76,18 +76,18 @@ def test_pca30_lands_on_the_published_figure(mnist):
     """Hinton & Salakhutdinov 2006 report 13.87 squared error per test image for 30-d PCA."""
     x_train = mnist.train_x.reshape(-1, 784).astype(np.float32) / 255
     y = mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
-    pca = evaluate.fit_pca(x_train, 30)
-    sse = metrics.sse_per_image(y, evaluate.pca_reconstruct(pca, y, 30)).mean()
+    pca = analysis.fit_pca(x_train, 30)
+    sse = metrics.sse_per_image(y, analysis.pca_reconstruct(pca, y, 30)).mean()
     assert sse == pytest.approx(13.87, abs=0.05)
 
 
 def test_own_loss_takes_last_recorded_and_best_finite():
     history = {"epochs": [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.2},
                           {"epoch": 3, "val_loss": 0.3}, {"epoch": 4, "val_loss": float("nan")}]}
-    assert evaluate.own_loss(history)["own_loss_best"] == 0.2
-    assert evaluate.own_loss(history)["best_epoch"] == 2
-    assert math.isnan(evaluate.own_loss(history)["own_loss_last"])
-    assert math.isnan(evaluate.own_loss({"epochs": []})["own_loss_best"])
+    assert analysis.own_loss(history)["own_loss_best"] == 0.2
+    assert analysis.own_loss(history)["best_epoch"] == 2
+    assert math.isnan(analysis.own_loss(history)["own_loss_last"])
+    assert math.isnan(analysis.own_loss({"epochs": []})["own_loss_best"])
 
 
 def test_seed_summary_gives_mean_and_spread(small_table):
@@ -96,14 +96,14 @@ def test_seed_summary_gives_mean_and_spread(small_table):
     second = first.copy()
     second["seed"], second["mse"] = 1, first["mse"] + 0.01
     table = pd.concat([small_table, second.to_frame().T], ignore_index=True)
-    summary = evaluate.seed_summary(table).set_index("name")
+    summary = analysis.seed_summary(table).set_index("name")
     assert summary.loc[first["name"], "n_seeds"] == 2
     assert summary.loc[first["name"], "mse"] == pytest.approx(first["mse"] + 0.005)
     assert summary.loc[first["name"], "mse_std"] == pytest.approx(0.01 / math.sqrt(2))
     single = models.iloc[1]["name"]
     assert summary.loc[single, "n_seeds"] == 1 and math.isnan(summary.loc[single, "mse_std"])
     assert set(summary.index) == set(models.name)
-    text = evaluate.summary_text(evaluate.seed_summary(table))
+    text = evaluate.summary_text(analysis.seed_summary(table))
     assert f"{first['mse'] + 0.005:.4g} ± {0.01 / math.sqrt(2):.2g}" in text
 
 
@@ -111,12 +111,12 @@ def test_linear_probe_separates_separable_codes_and_refuses_non_finite():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 600)
     codes = np.eye(10)[labels] * 5 + rng.normal(0, 0.1, (600, 10))
-    assert latent.linear_probe(codes[:400], labels[:400], codes[400:], labels[400:]) > 0.95
+    assert analysis.linear_probe(codes[:400], labels[:400], codes[400:], labels[400:]) > 0.95
     noise = rng.normal(size=(600, 10))
-    assert latent.linear_probe(noise[:400], labels[:400], noise[400:], labels[400:]) < 0.3
+    assert analysis.linear_probe(noise[:400], labels[:400], noise[400:], labels[400:]) < 0.3
     bad = codes.copy()
     bad[0, 0] = np.inf
-    assert math.isnan(latent.linear_probe(bad[:400], labels[:400], bad[400:], labels[400:]))
+    assert math.isnan(analysis.linear_probe(bad[:400], labels[:400], bad[400:], labels[400:]))
 
 
 def _same(a, b) -> bool:
@@ -135,10 +135,10 @@ def test_cli_json_equals_evaluation_table(tiny_models, mnist):
                           "--format", "json"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    table = evaluate.evaluation_table(load_catalog(tiny_models), mnist)
+    table = analysis.analyse(load_catalog(tiny_models), mnist, tsne_n=0).table
     assert len(rows) == len(table)
     required = {"name", "kind", "mse", "mae", "bce", "excess_bce", "psnr", "ssim", "sse_per_image",
-                "probe_accuracy", *evaluate.SETTINGS}
+                "probe_accuracy", *analysis.SETTINGS}
     for row, expected in zip(rows, table.to_dict(orient="records"), strict=True):
         assert required <= set(row) and set(row) == set(expected)
         for k in row:
@@ -163,38 +163,37 @@ def test_cli_reports_problems_and_still_prints_the_rest(tiny_models, small_mnist
     assert victim.name not in names and names == {r.name for r in catalog.runs[1:]}
 
 
-def test_projections_and_latent_chart(tiny_models, small_mnist):
-    from aecompare.views.latent import latent_chart, points_to_draw
+def test_projections_and_latent_panels(tiny_models, small_mnist):
+    from aecompare.views.latent import panels
 
     catalog = load_catalog(tiny_models)
-    pca_only = latent.latent_projections(catalog, small_mnist, tsne_n=0)
-    assert list(pca_only) == catalog.names() and all(set(d.method) == {"PCA"} for d in pca_only.values())
-    first = catalog.names()[0]
-    df = latent.latent_projections(catalog, small_mnist, names=[first], tsne_n=60)[first]
+    pca_only = analysis.analyse(catalog, small_mnist, tsne_n=0)
+    assert all(set(pca_only.latent(r.name, r.seed).method) == {"PCA"} for r in catalog.first_seeds())
+    first = catalog.first_seeds()[0]
+    df = analysis.analyse(catalog, small_mnist, tsne_n=60).latent(first.name, first.seed)
     assert list(df.columns) == ["method", "index", "digit", "x", "y"]
     pca, tsne = df[df.method == "PCA"], df[df.method == "t-SNE"]
     assert len(pca) == len(small_mnist.test_y) and len(tsne) == 60
     assert (tsne["digit"].to_numpy() == small_mnist.test_y[tsne["index"]]).all()
     assert np.isfinite(df[["x", "y"]].to_numpy()).all()
     # the PCA panel draws the same test images as the t-SNE panel, so the two can be compared
-    shown = points_to_draw(df, 1000)
-    assert set(shown[shown.method == "PCA"]["index"]) == set(tsne["index"])
-    spec = latent_chart(df).to_dict()
-    assert len(spec["hconcat"]) == 2
-    again = latent.latent_projections(catalog, small_mnist, names=[first], tsne_n=60)
-    pd.testing.assert_frame_equal(again[first], df)  # fixed random_state: reproducible
+    drawn = panels(df)
+    assert [title for title, _ in drawn] == ["PCA (60 test images)", "t-SNE (60 test images)"]
+    assert all(image.shape == (260, 260, 3) for _, image in drawn)
+    again = analysis.analyse(catalog, small_mnist, tsne_n=60).latent(first.name, first.seed)
+    pd.testing.assert_frame_equal(again, df)  # fixed random_state: reproducible
 
 
 def test_projection_of_non_finite_codes_is_empty():
     codes = np.full((20, 3), np.nan)
-    assert latent.project(codes, np.zeros(20, int), tsne_n=10).empty
+    assert analysis.project(codes, np.arange(10)) == {}
 
 
 def test_cli_per_model_prints_the_seed_summary(tiny_models, small_mnist, monkeypatch, capsys):
     monkeypatch.setattr(evaluate, "load_mnist", lambda path, download=False: small_mnist)
     assert evaluate.main(["--models", str(tiny_models), "--per-model", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    table = evaluate.evaluation_table(load_catalog(tiny_models), small_mnist)
+    table = analysis.analyse(load_catalog(tiny_models), small_mnist, tsne_n=0).table
     models = table[table.kind == "model"].set_index("name")
     assert [r["name"] for r in rows] == list(models.index.unique())
     for r in rows:  # the tiny models have one seed each: the mean is that seed's value, no spread

@@ -7,17 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..compare import (
-    VERDICT_RULE,
-    diverging_rgb,
-    first_layer_filters,
-    layer_frame,
-    singular_frame,
-    spread_frame,
-    upscale,
-    verdict_rows,
-)
-from ..diagnostics import BLOB_SPREAD
+from ..diagnostics import BLOB_SPREAD, singular_values
+from ..images import diverging_rgb, join, upscale
+from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -27,7 +19,7 @@ N_FILTERS = 10
 
 def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
     """One panel per layer, one line per model (shared scales across models), hover for values."""
-    return (alt.Chart(chart_data(df)).mark_line(point=True)
+    return (alt.Chart(chart_data(df)).mark_line()
             .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y(f"{metric}:Q"),
                     color=alt.Color("model:N", sort=order),
                     tooltip=["model:N", "layer:N", "units:Q", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4g")])
@@ -36,7 +28,7 @@ def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
 
 
 def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
-    line = (alt.Chart(chart_data(df)).mark_line(point=True)
+    line = (alt.Chart(chart_data(df)).mark_line()
             .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
                     y=alt.Y("output spread:Q", title="output spread (1 = follows input, 0 = blob)"),
                     color=alt.Color("model:N", sort=order),
@@ -60,10 +52,7 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
 
 def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
     """Filters (k, 28, 28) in [-1, 1] side by side, blue negative, red positive."""
-    tiles = []
-    for f in filters:
-        tiles += [diverging_rgb(f, 1.0), np.full((28, 2, 3), 255, np.uint8)]
-    return upscale(np.concatenate(tiles, axis=1), zoom)
+    return upscale(join([diverging_rgb(f, 1.0) for f in filters], axis=1), zoom)
 
 
 def show(ctx: Context) -> None:
@@ -71,7 +60,10 @@ def show(ctx: Context) -> None:
     if no_models_note(ctx.runs):
         return
     order = [r.name for r in ctx.runs]
-    verdicts = verdict_rows(ctx.runs)
+    results = ctx.results()
+    singular = {r.name: results.singular_values(r.name, r.seed) if results is not None
+                else [singular_values(layer.kernel) for layer in r.layers] for r in ctx.runs}
+    verdicts = verdict_rows(ctx.runs, singular)
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
                  column_config={"output spread": st.column_config.NumberColumn(format="%.4f")})
@@ -94,6 +86,6 @@ def show(ctx: Context) -> None:
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 
     st.markdown("**Singular values of each weight matrix**")
-    draw_chart(st, singular_chart(singular_frame(ctx.runs), order))
+    draw_chart(st, singular_chart(singular_frame(ctx.runs, singular), order))
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
                "directions of its input.")

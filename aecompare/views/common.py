@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ..analysis import Results
 from ..catalog import Catalog, Run
-from ..data import Mnist
+from ..data import TestSet
 from .state import ViewState
 
 
@@ -18,7 +19,7 @@ class Context:
     models_dir: str
     catalog: Catalog
     runs: list[Run]  # the chosen models, one run each (lowest seed), in catalog order
-    mnist: Mnist | None
+    test: TestSet | None
     x_test: np.ndarray | None  # (10000, 784) float32 on [0, 1], read-only
     indices: np.ndarray  # chosen test indices
     state: ViewState
@@ -30,7 +31,13 @@ class Context:
 
     @property
     def labels(self) -> np.ndarray:
-        return self.mnist.test_y[self.indices] if self.mnist is not None else np.zeros(0, int)
+        return self.test.y[self.indices] if self.test is not None else np.zeros(0, int)
+
+    def results(self) -> Results | None:
+        """The test-set figures of every run: stored, or computed live once if not fresh (`loaders.results`)."""
+        from . import loaders
+
+        return loaders.results(self.models_dir)
 
 
 def no_models_note(runs) -> bool:
@@ -41,9 +48,9 @@ def no_models_note(runs) -> bool:
     return False
 
 
-def need_mnist(ctx: Context) -> bool:
+def need_test_set(ctx: Context) -> bool:
     if ctx.x_test is None:
-        st.info("This view needs the MNIST test images, which could not be loaded (see the message above).")
+        st.info("This view needs the test images, which could not be loaded (see the message above).")
         return True
     return False
 
@@ -72,14 +79,7 @@ def draw_chart(target, chart, **kwargs) -> None:
 
 
 def show_table(df, **kwargs) -> None:
-    """`st.dataframe` (sortable); if pyarrow cannot load (it needs NumPy 2 from version 21 on, and the
-    pinned NumPy is 1.26), a static HTML table with a note instead of a crash."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError as e:
-        st.caption(f"Static table (sorting needs pyarrow, which failed to import: {e}).")
-        st.html(df.to_html(index=False, float_format=lambda v: f"{v:.5g}", na_rep="", border=0))
-        return
+    """`st.dataframe` (sortable) of `df`."""
     st.dataframe(df, **kwargs)
 
 
@@ -100,3 +100,19 @@ def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.nd
             col.markdown(f"**{title}**")
         for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
             col.image(image, width=w, caption=caption)
+
+
+def value_range(x: np.ndarray) -> tuple[float, float]:
+    return float(np.min(x)), float(np.max(x))
+
+
+def scale_note(run: Run, outputs_unit: np.ndarray) -> str:
+    """One line saying how a model's outputs are displayed and their actual range."""
+    lo, hi = value_range(outputs_unit)
+    own = f"{lo * run.scale:.4g}..{hi * run.scale:.4g}"
+    if run.exp.activation == "softmax":
+        return (f"softmax outputs (sum to 1 over 784 pixels): actual range {own} on its own "
+                f"{'0-255' if run.exp.scale == 'raw' else '0-1'} scale")
+    if run.exp.scale == "raw":
+        return f"raw-scale outputs {own}, shown on the input's 0-255 display, clipped"
+    return f"outputs {own} on 0-1, shown clipped to 0-1"

@@ -1,135 +1,95 @@
-"""Data the dashboard loads once per process and shares with every visitor (never mutated).
+"""The dashboard's data, loaded once per server process and shared, read-only, by every visitor.
 
-MNIST comes from `aecompare.data.load_mnist` without the Keras download (no TensorFlow here).
+One chain, as in Streamlit's demo apps:
+    catalog(models_dir)        the trained runs (weights, histories, probe digits)
+    test_set()                 the test images (uint8) and labels; test_x_unit(): as float32 on [0, 1]
+    results_note(models_dir)   None if the stored results are fresh, else why not (cheap: no computing)
+    results(models_dir)        the stored results if fresh; otherwise computed live, once per process
+The app never trains and, while the stored results are fresh, never runs the test set through a model.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import dataclasses
-import functools
-import threading
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from .. import results as stored_results
+from ..analysis import Results, analyse
 from ..catalog import Catalog, load_catalog
-from ..compare import test_set_errors
-from ..data import Mnist, MnistError, load_mnist, unit_images
-
-_HEAVY = threading.Lock()
-
-
-def one_at_a_time(compute):
-    """Run at most one decorated computation at a time in this process (put it under `st.cache_*`).
-
-    Streamlit computes a cached value once per key, but different keys (one per model, say) compute in
-    parallel: twenty visitors opening a tab together would hold a dozen test-set-sized computations in
-    memory at once. Serialised, the peak stays that of one, and so does the total CPU time.
-    """
-    @functools.wraps(compute)
-    def serialised(*args, **kwargs):
-        with _HEAVY:
-            return compute(*args, **kwargs)
-    return serialised
-
-
-def read_only(shared):
-    """Mark every numpy array in `shared` (dataclasses, dicts, lists, tuples, nested) read-only; return it.
-
-    What one visitor's session could change in place, every visitor would see: an in-place change
-    to shared data now raises instead (the dashboard's tests visit every tab over read-only data).
-    """
-    if isinstance(shared, np.ndarray):
-        shared.setflags(write=False)
-    elif dataclasses.is_dataclass(shared) and not isinstance(shared, type):
-        for f in dataclasses.fields(shared):
-            read_only(getattr(shared, f.name))
-    elif isinstance(shared, dict):
-        for value in shared.values():
-            read_only(value)
-    elif isinstance(shared, (list, tuple)):
-        for value in shared:
-            read_only(value)
-    return shared
-
-
-_RENDERING = threading.Lock()
-
-
-def one_view_at_a_time():
-    """Hold while drawing a tab: this process draws one visitor's tab at a time.
-
-    On 2 cores, parallel drawing gains no time (the work is mostly Python, under one GIL), but each
-    drawing holds its own temporaries (chart specs, images), and twenty at once took the server from
-    ~600 MB to 2.7 GB (benchmarks/ws_load.py). Separate from `one_at_a_time`'s lock, and taken
-    before it, so the two cannot deadlock.
-    """
-    return _RENDERING
-
-
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers
-BIG_ARRAY_BYTES = 8 << 20
-MALLOC_ARENAS = 2
-
-
-@st.cache_resource(show_spinner=False)
-def tune_process() -> None:
-    """Once per server process: keep the resident memory of a long-lived, many-visitor server low.
-
-    - glibc raises its mmap threshold as big arrays are freed, after which arrays of 31 MB (the test
-      set in float32) come from the heap and their pages stay resident after use (+150 MB after every
-      tab). A fixed threshold of 8 MB returns every big array to the system when it is freed.
-    - glibc also gives threads memory pools of their own (up to 16 on 2 cores), and Streamlit runs
-      every script run in a new thread: capped at 2, twenty visitors need no more memory than one.
-    - pyarrow converts DataFrames for `st.dataframe` and charts on a thread pool of its own; one
-      thread is plenty for these small tables and avoids crashes seen with several sessions at once.
-    """
-    libc_name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(libc_name)
-        libc.mallopt(M_MMAP_THRESHOLD, BIG_ARRAY_BYTES)
-        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl): its own allocator is fine
-        pass
-    import pyarrow
-
-    pyarrow.set_cpu_count(1)
-
-
-@st.cache_resource(show_spinner="Loading MNIST ...")
-def mnist_or_error() -> tuple[Mnist | None, str | None]:
-    """(MNIST, None) or (None, the MnistError message): the page shows the message, never a traceback."""
-    try:
-        return read_only(load_mnist(download=False)), None
-    except MnistError as e:
-        return None, str(e)
+from ..data import Mnist, MnistError, TestSet, load_mnist, load_test_set, unit_images
+from .server import read_only, serialise_heavy
 
 
 @st.cache_resource(show_spinner="Loading models ...")
 def catalog(models_dir: str) -> Catalog:
-    """Every run in the folder (numpy weights, histories, probes), loaded once per process."""
+    """Every run in the folder, loaded once per process."""
     return read_only(load_catalog(Path(models_dir)))
+
+
+@st.cache_resource(show_spinner="Loading the test images ...")
+def test_set() -> tuple[TestSet | None, str | None]:
+    """(the test set, None) or (None, why it could not be loaded): the page shows the message, never a traceback."""
+    try:
+        return read_only(load_test_set()), None
+    except MnistError as e:
+        return None, str(e)
 
 
 @st.cache_resource(show_spinner=False)
 def test_x_unit() -> np.ndarray | None:
-    """The 10,000 test images as float32 (n, 784) on [0, 1] (31 MB, shared)."""
-    m, _ = mnist_or_error()
-    if m is None:
-        return None
-    return read_only(unit_images(m.test_x))
+    """The test images as float32 (n, 784) on [0, 1] (31 MB, shared)."""
+    test, _ = test_set()
+    return None if test is None else read_only(unit_images(test.x))
 
 
-@st.cache_resource(show_spinner="Reconstructing the 10,000 test images with each model ...")
-@one_at_a_time
-def test_errors(models_dir: str, name: str) -> dict | None:
-    """`compare.test_set_errors` for one model over the full test set (shared, read-only)."""
-    runs = catalog(models_dir).by_name(name)
-    m, _ = mnist_or_error()
-    x = test_x_unit()
-    if not runs or m is None or x is None:
+@st.cache_resource(show_spinner=False)
+def _fresh_stored(models_dir: str) -> tuple[Results | None, str | None]:
+    """The stored results if they match the models and test images now loaded, else (None, why not)."""
+    test, _ = test_set()
+    if test is None:
+        return None, None  # the test set's own message says it all
+    where = str(Path(models_dir).name)
+    try:
+        stored = stored_results.read(Path(models_dir))
+    except stored_results.ResultsError as e:
+        return None, str(e).replace(str(Path(models_dir)), where)
+    if stored is None:
+        return None, f"{where}/ holds no stored results"
+    current = stored_results.fingerprint(catalog(models_dir), stored_results.images_sha256(test.x, test.y))
+    reasons = stored.stale_reasons(current)
+    if reasons:
+        return None, f"the stored results in {stored_results.relative(stored.path, Path(models_dir))} are stale: " + \
+            "; ".join(reasons)
+    return read_only(stored.results), None
+
+
+def results_note(models_dir: str) -> str | None:
+    """What to tell the visitor when the stored results cannot be used, naming the file and the command."""
+    _, why = _fresh_stored(models_dir)
+    if why is None:
         return None
-    return read_only(test_set_errors(runs[0], x, m.test_y))
+    return (f"{why[0].upper()}{why[1:]}. The test-set figures below are computed live instead (once per server, "
+            f"which takes a while) and t-SNE is left out. Rebuild them with `{stored_results.REBUILD}`.")
+
+
+def results(models_dir: str) -> Results | None:
+    """Fresh stored results, or the same figures computed live; None without test images."""
+    fresh, _ = _fresh_stored(models_dir)
+    return fresh if fresh is not None else _live_results(models_dir)
+
+
+@st.cache_resource(show_spinner="Computing every model's test-set figures (no fresh stored results) ...")
+@serialise_heavy
+def _live_results(models_dir: str) -> Results | None:
+    """`analysis.analyse` here and now: with the training images where they are installed (baselines and
+    probes), else over the test images alone."""
+    test, _ = test_set()
+    if test is None:
+        return None
+    try:
+        data = load_mnist(download=False)
+    except MnistError:
+        data = Mnist(None, None, test.x, test.y, source=test.source)
+    return read_only(analyse(catalog(models_dir), data, tsne_n=0, test_x_unit=test_x_unit()))

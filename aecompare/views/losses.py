@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..compare import curves_frame, probe_epochs, probe_outputs, to_display, upscale
-from . import loaders
+from ..analysis import TABLE_COLUMNS, seed_summary
+from ..images import strip
+from ..records import curves_frame, probe_epochs, probe_outputs
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
-
-
-@st.cache_resource(show_spinner="Evaluating every model and baseline on the 10,000 test images ...")
-@loaders.one_at_a_time
-def evaluation(models_dir: str) -> pd.DataFrame | None:
-    """`aecompare.evaluate.evaluation_table` once per process (the same code path as the CLI)."""
-    from ..evaluate import evaluation_table  # lazy: scikit-learn only when this tab is opened
-
-    m, _ = loaders.mnist_or_error()
-    return None if m is None else evaluation_table(loaders.catalog(models_dir), m, test_x_unit=loaders.test_x_unit())
 
 
 def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
     """Rows of the chosen models plus every baseline and published row (the yardsticks stay visible);
     the columns of the command line's table first (the metrics), then the rest of the settings."""
-    from ..evaluate import TABLE_COLUMNS
-
     keep = (table["kind"] != "model") | table["name"].isin(chosen)
     first = [c for c in TABLE_COLUMNS if c in table]
     return table.loc[keep, first + [c for c in table if c not in first]].reset_index(drop=True)
@@ -40,7 +28,8 @@ def seed_band(df: pd.DataFrame) -> pd.DataFrame:
 
 def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> alt.LayerChart:
     """Lines per model (and train/test) on one shared scale: the mean over seeds, with a min-max band
-    where several seeds exist; symlog when log is asked and values reach <= 0."""
+    where several seeds exist; symlog when log is asked and values reach <= 0. Hovering shows every
+    model's values at the nearest epoch (points are drawn only there: thousands of them slow the page)."""
     if log:
         scale = alt.Scale(type="log") if (df["value"] > 0).all() else alt.Scale(type="symlog")
     else:
@@ -48,36 +37,31 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
     band = seed_band(df)
     base = alt.Chart(chart_data(band), title=title).encode(
         x=alt.X("epoch:Q", title="epoch (0 = before training)"), color=alt.Color("model:N", sort=order))
-    line = base.mark_line(point=alt.OverlayMarkDef(size=12)).encode(
-        y=alt.Y("value:Q", scale=scale, title=title), strokeDash=alt.StrokeDash("curve:N", title="curve"),
-        tooltip=["model:N", "curve:N", "epoch:Q", alt.Tooltip("value:Q", format=".5g", title="mean over seeds"),
-                 alt.Tooltip("low:Q", format=".5g", title="min"), alt.Tooltip("high:Q", format=".5g", title="max"),
-                 "seeds:Q"])
+    line = base.mark_line().encode(y=alt.Y("value:Q", scale=scale, title=title),
+                                   strokeDash=alt.StrokeDash("curve:N", title="curve"))
     spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(
         y=alt.Y("low:Q", scale=scale), y2="high:Q", detail="curve:N")
-    return alt.layer(spread, line).properties(height=320)
-
-
-def probe_strip(images: np.ndarray, zoom: int, stretch: bool) -> np.ndarray:
-    """Images (k, 784) on [0, 1] side by side with 2-pixel white gaps."""
-    tiles = []
-    for img in images:
-        tiles += [to_display(img, stretch), np.full((28, 2), 255, np.uint8)]
-    return upscale(np.concatenate(tiles, axis=1), zoom)
+    hover = alt.selection_point(nearest=True, on="pointerover", fields=["epoch"], empty=False, clear="pointerout")
+    epochs = chart_data(pd.DataFrame({"epoch": sorted(band["epoch"].unique())}))
+    selector = alt.Chart(epochs).mark_rule(opacity=0).encode(x="epoch:Q").add_params(hover)
+    rule = alt.Chart(epochs).mark_rule(color="grey").encode(x="epoch:Q").transform_filter(hover)
+    points = base.mark_point(filled=True, size=30).encode(
+        y=alt.Y("value:Q", scale=scale), shape=alt.Shape("curve:N", legend=None),
+        tooltip=["model:N", "curve:N", "epoch:Q", alt.Tooltip("value:Q", format=".5g", title="mean over seeds"),
+                 alt.Tooltip("low:Q", format=".5g", title="min"), alt.Tooltip("high:Q", format=".5g", title="max"),
+                 "seeds:Q"]).transform_filter(hover)
+    return alt.layer(spread, line, selector, rule, points).properties(height=320)
 
 
 def show_evaluation(ctx: Context) -> None:
-    """The evaluation table (computed once per server, then shared), the seeds' spread, a CSV download."""
-    st.caption("Every model and baseline on all 10,000 test images; computed once per server, then shared.")
-    try:
-        table = evaluation(ctx.models_dir)
-    except ImportError as e:
-        st.info(f"The evaluation table is not available in this installation ({e}).")
+    """The evaluation table (stored next to the models), the seeds' spread, a CSV download."""
+    results = ctx.results()
+    if results is None:
+        st.info("The evaluation table needs the test images (see the message above).")
         return
-    if table is None:
-        st.info("The evaluation table needs MNIST (see the message above).")
-        return
-    shown = table_for(table, [r.name for r in ctx.runs])
+    st.caption("Every model and baseline on all 10,000 test images, read from the results stored next to the "
+               "models (`python -m aecompare.evaluate` prints the same table).")
+    shown = table_for(results.table, [r.name for r in ctx.runs])
     show_table(shown, hide_index=True, width="stretch")
     st.caption("One row per trained run, plus baselines (PCA, the mean image) and published figures (quoted, not "
                "measured). own_loss_*: each model's own loss on its own scale (raw models: 0-255, not comparable "
@@ -85,15 +69,13 @@ def show_evaluation(ctx: Context) -> None:
                "still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 pixels, the unit "
                "of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test images. "
                "Click a column header to sort.")
-    st.download_button("Download the table (CSV, all rows, with settings)", table.to_csv(index=False),
+    st.download_button("Download the table (CSV, all rows, with settings)", results.table.to_csv(index=False),
                        file_name="aecompare-evaluation.csv", mime="text/csv")
     show_seed_spread(shown)
 
 
 def show_seed_spread(table: pd.DataFrame) -> None:
     """Mean ± std over seeds for the models trained with more than one seed."""
-    from ..evaluate import seed_summary
-
     summary = seed_summary(table[table["kind"] == "model"])
     summary = summary[summary["n_seeds"] > 1]
     if summary.empty:
@@ -131,11 +113,11 @@ def show(ctx: Context) -> None:
     epoch = st.slider("Epoch (0 = before training)", 0, max_epoch, max_epoch, key="probe_epoch")
     index = ctx.runs[0].probes["index"]  # every run stores the same probe digits
     if ctx.x_test is not None:
-        st.image(probe_strip(ctx.x_test[index], 2, False), caption="inputs: test digits "
+        st.image(strip(ctx.x_test[index], 2), caption="inputs: test digits "
                  + " ".join(f"#{i}" for i in index))
     for run in ctx.runs:
         images = probe_outputs(run.probes, epoch)
         lo, hi = float(images.min()), float(images.max())
-        st.image(probe_strip(images, 2, ctx.state.stretch),
+        st.image(strip(images, 2, ctx.state.stretch),
                  caption=f"{run.name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
                  + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"))

@@ -18,11 +18,11 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..compare import probe_epochs, probe_outputs
 from ..diagnostics import BLOB_SPREAD, verdict
 from ..losses import binary_entropy
+from ..records import probe_epochs, probe_outputs
 from .common import draw_chart
-from .loaders import one_at_a_time, read_only
+from .server import read_only, serialise_heavy
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
 RAW_BCE_MODELS = ("raw-softmax-bce", "raw-sigmoid-bce")
@@ -169,7 +169,7 @@ def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
 
 
 @st.cache_resource(show_spinner="Reading the models' records for the three questions ...")
-@one_at_a_time
+@serialise_heavy
 def cached_evidence(models_dir: str, has_mnist: bool, _catalog, _test_x_unit) -> dict:
     """`questions_evidence`, computed once per models folder (the catalog is cached per folder too)."""
     return read_only(questions_evidence(_catalog, _test_x_unit))

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..compare import scale_note, stack_tiles, to_display, upscale
-from .common import Context, image_grid, need_mnist
+from ..images import join, to_display, upscale
+from .common import Context, image_grid, need_test_set, scale_note
 
 
 def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.ndarray],
@@ -18,8 +18,9 @@ def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.n
     the per-digit MSE as a table.
     """
     names = list(outputs)
-    lead = ("input", stack_tiles([upscale(to_display(x), zoom) for x in inputs]), "rows: " + ", ".join(captions))
-    columns = [(name, stack_tiles([upscale(to_display(y, stretch), zoom) for y in outputs[name]]),
+    lead = ("input", join([upscale(to_display(x), zoom) for x in inputs], axis=0, gap=6),
+            "rows: " + ", ".join(captions))
+    columns = [(name, join([upscale(to_display(y, stretch), zoom) for y in outputs[name]], axis=0, gap=6),
                 f"mean MSE {errors[name].mean():.4f}") for name in names]
     image_grid(lead, columns, lead_width=28 * zoom, width=28 * zoom)
     if names:
@@ -30,7 +31,7 @@ def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.n
 
 def show(ctx: Context) -> None:
     st.subheader("Reconstructions")
-    if need_mnist(ctx):
+    if need_test_set(ctx):
         return
     inputs = ctx.inputs
     outputs = {r.name: r.reconstruct(inputs) for r in ctx.runs}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..compare import scale_note, to_display, upscale
+from ..images import to_display, upscale
 from ..uploads import MAX_BYTES, UploadError, to_mnist
-from .common import Context
+from .common import Context, scale_note
 
 
 def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool) -> None:
@@ -32,11 +32,11 @@ def show(ctx: Context) -> None:
     digit = None
     if source == "the test set":
         if ctx.x_test is None:
-            st.info("MNIST is not available (see the message above); upload an image instead.")
+            st.info("The test images are not available (see the message above); upload an image instead.")
         else:
             i = st.number_input("Test index (0-9999)", 0, len(ctx.x_test) - 1, 0, key="yd_index")
             digit = ctx.x_test[int(i)]
-            st.caption(f"Test digit #{int(i)}, true label {int(ctx.mnist.test_y[int(i)])}.")
+            st.caption(f"Test digit #{int(i)}, true label {int(ctx.test.y[int(i)])}.")
     else:
         up = st.file_uploader(f"PNG or JPEG, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
                               key="yd_upload")

@@ -1,0 +1,120 @@
+"""A run's training record and weights as tables for the charts: loss curves, per-layer statistics,
+output spread, singular values and verdicts, plus its probe digits decoded. Pure numpy and pandas.
+
+`history.json` holds per epoch: train/test loss, MSE on [0, 1], and per layer the weight statistics
+and dead or saturated units (see `aecompare.diagnostics`); `probes.npz` the probe digits' reconstructions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .artifacts import decode_images
+from .catalog import Run
+from .diagnostics import BLOB_SPREAD, MANY_DEAD, rank_above, verdict
+
+SIDE = 28
+
+
+def curves_frame(runs: list[Run]) -> pd.DataFrame:
+    """Every run's per-epoch losses, long form: model, seed, epoch, curve, value (epoch 0 = before training)."""
+    rows = []
+    for r in runs:
+        init = r.history.get("initial", {})
+        if "val_loss" in init:
+            rows.append((r.name, r.seed, 0, "own loss (test)", init["val_loss"]))
+        if "val_mse" in init:
+            rows.append((r.name, r.seed, 0, "MSE on [0,1] (test)", init["val_mse"]))
+        for e in r.history.get("epochs", []):
+            rows.append((r.name, r.seed, e["epoch"], "own loss (train)", e.get("train_loss")))
+            rows.append((r.name, r.seed, e["epoch"], "own loss (test)", e.get("val_loss")))
+            rows.append((r.name, r.seed, e["epoch"], "MSE on [0,1] (train)", e.get("train_mse")))
+            rows.append((r.name, r.seed, e["epoch"], "MSE on [0,1] (test)", e.get("val_mse")))
+    df = pd.DataFrame(rows, columns=["model", "seed", "epoch", "curve", "value"])
+    return df.dropna(subset=["value"])
+
+
+def layer_frame(runs: list[Run]) -> pd.DataFrame:
+    """Per model, epoch and layer: weight norm, near-zero fraction, dead/saturated fraction."""
+    rows = []
+    for r in runs:
+        records = [(0, r.history.get("initial", {}))] + [(e["epoch"], e) for e in r.history.get("epochs", [])]
+        for epoch, rec in records:
+            for layer in rec.get("layers", []):
+                rows.append({"model": r.name, "epoch": epoch, "layer": layer["layer"], "units": layer["units"],
+                             "weight norm (Frobenius)": layer["fro_norm"], "mean |w|": layer["mean_abs"],
+                             "near-zero weights (fraction)": layer["near_zero"],
+                             "dead or saturated units (fraction)": layer["dead_units"] / layer["units"]})
+    return pd.DataFrame(rows)
+
+
+def spread_frame(runs: list[Run]) -> pd.DataFrame:
+    """Output spread per model and epoch (about 1: follows the input; near 0: a blob)."""
+    rows = []
+    for r in runs:
+        init = r.history.get("initial", {})
+        if "output_spread" in init:
+            rows.append((r.name, 0, init["output_spread"]))
+        rows += [(r.name, e["epoch"], e["output_spread"]) for e in r.history.get("epochs", [])]
+    return pd.DataFrame(rows, columns=["model", "epoch", "output spread"])
+
+
+def singular_frame(runs: list[Run], values: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """Singular values of each weight matrix of each model (`values`: name -> per layer, largest first),
+    also relative to the largest."""
+    rows = []
+    for r in runs:
+        for layer, s in zip(r.layers, values[r.name], strict=True):
+            for i, v in enumerate(s, start=1):
+                rows.append((r.name, layer.name, i, float(v), float(v / s[0]) if s[0] > 0 else 0.0))
+    return pd.DataFrame(rows, columns=["model", "layer", "index", "singular value", "relative to largest"])
+
+
+def verdict_rows(runs: list[Run], values: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """Per model: the verdict of `diagnostics.verdict` on the last epoch, its reason and the numbers
+    (`values`: name -> each layer's singular values)."""
+    rows = []
+    for r in runs:
+        epochs = r.history.get("epochs", [])
+        last = epochs[-1] if epochs else r.history.get("initial", {})
+        layers = last.get("layers", [])
+        hidden = layers[:-1]
+        spread = float(last.get("output_spread", float("nan")))
+        label, reason = verdict(r.history.get("diverged_epoch"), spread, hidden)
+        worst = max(hidden, key=lambda h: h["dead_units"] / h["units"], default=None)
+        rows.append({
+            "model": r.name, "verdict": label, "why": reason, "epoch": last.get("epoch", 0),
+            "output spread": spread,
+            "worst hidden layer": worst["layer"] if worst else "",
+            "dead or saturated there": f"{worst['dead_units']}/{worst['units']}" if worst else "",
+            "effective rank per layer": " ".join(str(rank_above(s)) for s in values[r.name]),
+            "diverged at epoch": r.history.get("diverged_epoch"),
+        })
+    return pd.DataFrame(rows)
+
+
+VERDICT_RULE = (f"Rule (in this order): **diverged** if the loss stopped being finite; **blob** if the output "
+                f"spread (std of each output pixel across images / std of that input pixel, averaged) is below "
+                f"{BLOB_SPREAD}; **many dead units** if some hidden layer has more than {MANY_DEAD:.0%} of its "
+                f"units dead (ReLU: 0 on every probe image) or saturated (sigmoid: within 0.01 of 0 or 1 on every "
+                f"probe image); otherwise **healthy**. Computed on the last epoch's record (1000 test images).")
+
+
+def first_layer_filters(run: Run, count: int) -> np.ndarray:
+    """The first `count` units' incoming weights as (count, 28, 28), each on its own symmetric scale in [-1, 1]."""
+    k = run.layers[0].kernel[:, :count].T.astype(np.float64)
+    limit = np.abs(k).max(axis=1, keepdims=True)
+    return (k / np.where(limit > 0, limit, 1)).reshape(-1, SIDE, SIDE)
+
+
+def probe_outputs(probes: dict, epoch: int = -1) -> np.ndarray:
+    """One epoch of a run's stored probe reconstructions (`Run.probes`): (digits, 784) float32 on [0, 1]
+    (raw outputs / 255); epoch 0 is before training, -1 the last. Decoded one epoch at a time: all
+    101 epochs of one run in floats would take 6-13 MB, a dozen runs a visitor's 150 MB."""
+    return decode_images(probes["pixels"][epoch], probes["lo"][epoch], probes["hi"][epoch]).astype(np.float32)
+
+
+def probe_epochs(probes: dict) -> int:
+    """How many epochs of probe reconstructions a run stored (training epochs + 1)."""
+    return len(probes["pixels"])
