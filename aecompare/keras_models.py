@@ -74,8 +74,8 @@ def cb_log_norm(p):
     u = p - 0.5
     near = ops.abs(u) < CB_LOG_NORM_SWITCH
     m = ops.where(near, 0.25, ops.minimum(p, 1.0 - p))
-    r = (1.0 - 2.0 * m) / m
-    closed = ops.log(ops.log1p(r) / r) - ops.log(m)
+    d = 1.0 - 2.0 * m
+    closed = ops.log(ops.log1p(d / m) / d)
     z = u * u
     return ops.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
 

@@ -77,15 +77,15 @@ def cb_log_norm(lam) -> np.ndarray:
 
     C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ) makes λ^x (1 − λ)^(1 − x) a density on [0, 1]. log C is
     symmetric in λ ↔ 1 − λ and runs from log 2 ≈ 0.693 at λ = 1/2 to ≈ 2.78 (log ln 1e7) at the clip
-    bounds. Away from 1/2 it is log(log1p(r) / r) − log m with m = min(λ, 1 − λ), r = (1 − 2m) / m
-    (float64, no cancellation anywhere); within CB_LOG_NORM_SWITCH of 1/2, where r → 0, the series.
+    bounds. Away from 1/2 it is log(log1p(d / m) / d) with m = min(λ, 1 − λ), d = 1 − 2m (float64,
+    only products and quotients: no cancellation); within CB_LOG_NORM_SWITCH of 1/2, where d → 0, the series.
     """
     lam = _clip_probabilities(lam).astype(np.float64)
     u = lam - 0.5
     near = np.abs(u) < CB_LOG_NORM_SWITCH
     m = np.where(near, 0.25, np.minimum(lam, 1 - lam))  # a safe m where the series is used
-    r = (1 - 2 * m) / m
-    closed = np.log(np.log1p(r) / r) - np.log(m)
+    d = 1 - 2 * m
+    closed = np.log(np.log1p(d / m) / d)
     z = u * u
     return np.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
 
