@@ -81,13 +81,16 @@ def cb_log_norm(lam) -> np.ndarray:
     only products and quotients: no cancellation); within CB_LOG_NORM_SWITCH of 1/2, where d → 0, the series.
     """
     lam = _clip_probabilities(lam).astype(np.float64)
+    shape, lam = lam.shape, lam.reshape(-1)
     u = lam - 0.5
     near = np.abs(u) < CB_LOG_NORM_SWITCH
-    m = np.where(near, 0.25, np.minimum(lam, 1 - lam))  # a safe m where the series is used
+    m = np.minimum(lam, 1 - lam)
+    m[near] = 0.25  # a safe m where the series is used
     d = 1 - 2 * m
-    closed = np.log(np.log1p(d / m) / d)
-    z = u * u
-    return np.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
+    log_norm = np.log(np.log1p(d / m) / d)
+    z = u[near] ** 2
+    log_norm[near] = LOG_2 + z * horner(CB_LOG_NORM_SERIES, z)
+    return log_norm.reshape(shape)
 
 
 def cb_nll_terms(x, lam) -> np.ndarray:
@@ -128,11 +131,14 @@ def _cb_mean_float64(lam: np.ndarray) -> np.ndarray:
     """cb_mean of clipped float64 λ: the closed form via m = min(λ, 1 − λ), the series near 1/2."""
     u = lam - 0.5
     near = np.abs(u) < CB_MEAN_SWITCH
-    m = np.where(near, 0.25, np.minimum(lam, 1 - lam))
+    m = np.minimum(lam, 1 - lam)
+    m[near] = 0.25
     r = (1 - 2 * m) / m
-    mean_of_m = 1 / np.log1p(r) - 1 / r  # E[x | m] for m < 1/2; E[x | 1 − m] = 1 − E[x | m]
-    closed = np.where(lam > 0.5, 1 - mean_of_m, mean_of_m)
-    return np.where(near, 0.5 + u * horner(CB_MEAN_SERIES, u * u), closed)
+    mean = 1 / np.log1p(r) - 1 / r  # E[x | m] for m < 1/2; E[x | 1 − m] = 1 − E[x | m]
+    np.subtract(1, mean, out=mean, where=lam > 0.5)
+    u_near = u[near]
+    mean[near] = 0.5 + u_near * horner(CB_MEAN_SERIES, u_near * u_near)
+    return mean
 
 
 LOSSES = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}
