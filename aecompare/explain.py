@@ -9,7 +9,8 @@ Decisions on inputs (seed 001's calculator):
 - a *label* must be non-negative and sum to 1 (within 1e-6): it is the ground truth, so it is never
   rescaled silently. A label that sums to 1 but is not one-hot is accepted as a soft label (a
   distribution), with a note: cross-entropy is defined for any distribution.
-Binary cross-entropy reuses `aecompare.losses` (Keras' clipping of p to [1e-7, 1 - 1e-7]).
+Binary cross-entropy and the continuous Bernoulli reuse `aecompare.losses` (Keras' clipping of p
+to [1e-7, 1 - 1e-7]).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import EPSILON, bce_terms, binary_entropy
+from .losses import EPSILON, bce_terms, binary_entropy, cb_log_norm, cb_mean, cb_nll_terms
 
 LN2 = float(np.log(2.0))
 SUM_TOLERANCE = 1e-6
@@ -326,3 +327,77 @@ def best_clipped_bce(targets, dtype=np.float32, weights=None) -> float:
     y = np.asarray(targets, np.float64)
     best_p = np.where(y > 1, 1.0, np.clip(y, 0, 1)).astype(dtype)
     return float(np.average(bce_terms(y, best_p), weights=weights))
+
+
+# ------------------------------------------------------------------ the continuous Bernoulli (issue 12)
+# BCE on a grey target is not a log-likelihood: λ^x (1 − λ)^(1 − x) does not integrate to 1 over
+# x in [0, 1]. The continuous Bernoulli adds the missing log C(λ): NLL = BCE − log C. Both are
+# exponential families in the logit η of λ, so d loss / d η = (its mean) − y: BCE's mean is λ, the
+# CB's is E[x | λ], hence the CB's best λ for a grey y is more extreme than y.
+
+
+def cb_nll_curve(y: float, lam) -> np.ndarray:
+    """CB NLL -log p(y | λ) of one target y over predictions λ (nats; can be negative: a density)."""
+    lam = np.asarray(lam, np.float64)
+    return cb_nll_terms(np.full(lam.shape, float(y)), lam)
+
+
+def cb_nll_derivative(y, lam) -> np.ndarray:
+    """d CB NLL / dλ = (E[x | λ] − y) / (λ (1 − λ)) (nats per unit of λ): zero where the mean is y.
+
+    From d NLL / d logit(λ) = E[x | λ] − y (an exponential-family identity) and d logit / dλ = 1 / (λ(1 − λ)).
+    """
+    lam = np.clip(np.asarray(lam, np.float64), EPSILON, 1 - EPSILON)
+    return (cb_mean(lam) - np.asarray(y, np.float64)) / (lam * (1 - lam))
+
+
+def cb_best_lambda(y, iterations: int = 64) -> np.ndarray:
+    """The λ minimising the CB NLL of target(s) y in [0, 1]: the λ with E[x | λ] = y (vectorised bisection).
+
+    The mean rises monotonically with λ, so bisection on [1e-7, 1 − 1e-7] cannot miss; 64 halvings
+    reach float64 resolution. A grey 0.67 needs λ ≈ 0.9. Targets beyond the means at the clip bounds
+    (below 0.062 or above 0.938) get the clip bound: the lowest loss a clipped model can reach.
+    """
+    y = np.asarray(y, np.float64)
+    if not np.all(np.isfinite(y)) or np.any((y < 0) | (y > 1)):
+        raise ValueError("the continuous Bernoulli's targets must lie in [0, 1]")
+    low, high = np.full(y.shape, EPSILON), np.full(y.shape, 1 - EPSILON)
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        below = cb_mean(middle) < y
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return 0.5 * (low + high)
+
+
+def cb_minimum(y: float) -> tuple[float, float]:
+    """Where the CB NLL of target y is lowest and its value: (λ with E[x | λ] = y, floor in nats).
+
+    The floor is 0 at y = 1/2 (the uniform density) and negative elsewhere, unlike BCE's H(y) >= 0.
+    """
+    lam = float(cb_best_lambda(float(y)))
+    return lam, float(cb_nll_curve(y, lam))
+
+
+def losses_over_lambda(y: float, lam) -> dict[str, np.ndarray]:
+    """BCE and CB NLL of one target y as the prediction λ varies, and log C(λ) between them (nats)."""
+    lam = np.asarray(lam, np.float64)
+    return {"lambda": lam, "bce": bce_curve(y, lam), "cb": cb_nll_curve(y, lam), "log_norm": cb_log_norm(lam)}
+
+
+def losses_over_target(targets, lam: float) -> dict[str, np.ndarray]:
+    """BCE and CB NLL of one prediction λ as the target varies (nats): parallel lines, log C(λ) apart."""
+    y = np.asarray(targets, np.float64)
+    lam = np.full(y.shape, float(lam))
+    return {"target": y, "bce": bce_terms(y, lam), "cb": cb_nll_terms(y, lam)}
+
+
+def loss_floors(targets) -> dict[str, np.ndarray]:
+    """For each target y in [0, 1], each loss's best λ and its value there (nats per pixel).
+
+    BCE: λ = y, floor H(y). CB: λ with E[x | λ] = y, floor −log p(y | λ). `cb_mean_at_bce_lambda` is
+    what a CB model would reconstruct if it output BCE's answer λ = y: pulled towards 1/2.
+    """
+    y = np.asarray(targets, np.float64)
+    lam = cb_best_lambda(y)
+    return {"target": y, "bce_lambda": y, "bce_floor": binary_entropy(y), "cb_lambda": lam,
+            "cb_floor": cb_nll_terms(y, lam), "cb_mean_at_bce_lambda": cb_mean(y)}

@@ -15,7 +15,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-from .losses import EPSILON  # noqa: E402
+from .losses import (  # noqa: E402
+    CB_LOG_NORM_SERIES,
+    CB_LOG_NORM_SWITCH,
+    CB_MEAN_SERIES,
+    CB_MEAN_SWITCH,
+    EPSILON,
+    LOG_2,
+    horner,
+)
 from .registry import Experiment  # noqa: E402
 
 
@@ -56,7 +64,45 @@ def mae(y, p):
     return ops.mean(ops.abs(y - p))
 
 
-LOSSES = {"bce": bce, "mse": mse, "mae": mae}
+def cb_log_norm(p):
+    """log C(λ), element-wise, as `losses.cb_log_norm` (same clipping) but in the tensors' float32.
+
+    Both branches of a `where` are differentiated, so the closed form gets a safe λ (m = 1/4) where
+    the series is used: the gradient stays finite at λ = 1/2 exactly, where the closed form is 0/0.
+    """
+    p = ops.clip(p, EPSILON, 1.0 - EPSILON)
+    u = p - 0.5
+    near = ops.abs(u) < CB_LOG_NORM_SWITCH
+    m = ops.where(near, 0.25, ops.minimum(p, 1.0 - p))
+    d = 1.0 - 2.0 * m
+    closed = ops.log(ops.log1p(d / m) / d)
+    z = u * u
+    return ops.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
+
+
+def cb(y, p):
+    """Continuous Bernoulli NLL, BCE − log C (nats per pixel, can be negative), as `losses.cb`."""
+    p = ops.clip(p, EPSILON, 1.0 - EPSILON)
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p) + cb_log_norm(p))
+
+
+def cb_mean(p):
+    """E[x | λ] of a CB model's outputs (its reconstruction), as `losses.cb_mean`: float64 inside.
+
+    The closed form loses about log2(1/|λ − 1/2|) bits to cancellation, too many for float32 near
+    the switch, so the op works in float64 and returns the outputs' dtype (not for gradients).
+    """
+    lam = ops.cast(ops.clip(p, EPSILON, 1.0 - EPSILON), "float64")
+    u = lam - 0.5
+    near = ops.abs(u) < CB_MEAN_SWITCH
+    m = ops.where(near, 0.25, ops.minimum(lam, 1.0 - lam))
+    r = (1.0 - 2.0 * m) / m
+    mean_of_m = 1.0 / ops.log1p(r) - 1.0 / r
+    closed = ops.where(lam > 0.5, 1.0 - mean_of_m, mean_of_m)
+    return ops.cast(ops.where(near, 0.5 + u * horner(CB_MEAN_SERIES, u * u), closed), p.dtype)
+
+
+LOSSES = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
