@@ -26,6 +26,7 @@ from .artifacts import (
     sha256_file,
 )
 from .diagnostics import singular_values
+from .losses import READOUTS
 from .network import DenseLayer, forward
 from .registry import Experiment, model_names
 
@@ -62,11 +63,16 @@ class Run:
         visitors' pages show them."""
         return [singular_values(layer.kernel) for layer in self.layers]
 
-    def reconstruct(self, x_unit: np.ndarray) -> np.ndarray:
-        """Outputs for images (n, 784) on [0, 1], returned on the [0, 1] scale (raw outputs / 255)."""
-        out = self.own_outputs(x_unit)
-        out /= np.float32(self.scale)
-        return out
+    @property
+    def reads_mean(self) -> bool:
+        """True when the model's output is a distribution's parameter and its reconstruction that
+        distribution's mean (the continuous Bernoulli: λ -> E[x | λ]; `losses.READOUTS`)."""
+        return self.exp.loss in READOUTS
+
+    def reconstruct(self, x_unit: np.ndarray, raw_output: bool = False) -> np.ndarray:
+        """Reconstructions of images (n, 784) on [0, 1], on the [0, 1] scale (raw outputs / 255); for a
+        CB model its mean E[x | λ], or λ itself with `raw_output`."""
+        return self._read(self.own_outputs(x_unit), raw_output)
 
     def own_outputs(self, x_unit: np.ndarray) -> np.ndarray:
         """Outputs on the model's own scale (what its loss was computed on)."""
@@ -79,8 +85,11 @@ class Run:
     def codes_and_reconstruction(self, x_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`codes` and `reconstruct` of the same images from one forward pass."""
         codes, out = forward(self.layers, x_unit, keep=(self.exp.arch.code_layer, -1), scale=self.scale)
-        out /= np.float32(self.scale)
-        return codes, out
+        return codes, self._read(out, raw_output=False)
+
+    def _read(self, outputs: np.ndarray, raw_output: bool) -> np.ndarray:
+        outputs /= np.float32(self.scale)
+        return outputs if raw_output or not self.reads_mean else READOUTS[self.exp.loss](outputs)
 
 
 @dataclass

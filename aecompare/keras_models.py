@@ -103,6 +103,7 @@ def cb_mean(p):
 
 
 LOSSES = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}
+READOUTS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a model trained with that loss
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

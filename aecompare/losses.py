@@ -143,6 +143,9 @@ def _cb_mean_float64(lam: np.ndarray) -> np.ndarray:
 
 
 LOSSES = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}
+# How a model trained with a loss is read: its reconstruction is its output, except where the loss makes
+# the output a parameter of a distribution whose mean is something else (the CB's λ -> E[x | λ]).
+READOUTS = {"cb": cb_mean}
 
 
 def binary_entropy(y: np.ndarray) -> np.ndarray:

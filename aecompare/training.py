@@ -25,25 +25,27 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts
+from . import artifacts, losses
 from .data import Mnist
 from .diagnostics import layer_diagnostics
-from .keras_models import LOSSES, build_model, make_optimizer
+from .digits import first_per_class
+from .keras_models import LOSSES, READOUTS, build_model, make_optimizer
 from .network import DenseLayer, forward
 from .registry import Experiment
 
+PROBES_PER_CLASS = 2  # test digits of each class whose reconstructions are kept after every epoch
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
-
-
-def probe_digits(labels: np.ndarray, per_class: int = 2) -> np.ndarray:
-    """Indices of the first `per_class` test images of each digit, ordered by digit."""
-    return np.concatenate([np.flatnonzero(labels == d)[:per_class] for d in range(10)])
 
 
 def scale_factor(exp: Experiment) -> float:
     """Multiply [0, 1] pixels by this to get the model's input and target scale."""
     return 255.0 if exp.scale == "raw" else 1.0
+
+
+def reconstruction(exp: Experiment, y):
+    """A Keras model's outputs `y` as its reconstruction on the [0, 1] scale (CB models: E[x | λ])."""
+    return READOUTS.get(exp.loss, lambda t: t)(y) / scale_factor(exp)
 
 
 def dense_layers(model, exp: Experiment) -> list[DenseLayer]:
@@ -111,7 +113,7 @@ class GroupTrainer:
         self.optimizers = [make_optimizer(e) for e in exps]
         for model, opt in zip(self.models, self.optimizers):
             opt.build(model.trainable_variables)
-        self.probe_index = probe_digits(data.test_y)
+        self.probe_index = first_per_class(data.test_y, PROBES_PER_CLASS)
         self.records = [self._new_record(e) for e in exps]
         self.reconstructions = [[] for _ in exps]
 
@@ -142,7 +144,7 @@ class GroupTrainer:
                     loss = LOSSES[exp.loss](x, y)
                 grads = tape.gradient(loss, model.trainable_variables)
                 opt.apply_gradients(zip(grads, model.trainable_variables))
-                out.append(tf.stack([loss, tf.reduce_mean(tf.square(batch - y / s))]))
+                out.append(tf.stack([loss, tf.reduce_mean(tf.square(batch - reconstruction(exp, y)))]))
             return tf.stack(out)
 
         return step
@@ -164,7 +166,8 @@ class GroupTrainer:
             for i in active:
                 exp, s = self.exps[i], scale_factor(self.exps[i])
                 y = self.models[i](x * s, training=False)
-                out.append(tf.stack([LOSSES[exp.loss](x * s, y), tf.reduce_mean(tf.square(x - y / s))]))
+                mse01 = tf.reduce_mean(tf.square(x - reconstruction(exp, y)))
+                out.append(tf.stack([LOSSES[exp.loss](x * s, y), mse01]))
             return tf.stack(out)
 
         return epoch, evaluate
@@ -182,9 +185,10 @@ class GroupTrainer:
         exp, s = self.exps[i], scale_factor(self.exps[i])
         layers = dense_layers(self.models[i], exp)
         probe = self.x_test[:PROBE_BATCH]
+        read = losses.READOUTS.get(exp.loss, lambda y: y)
         acts = forward(layers, probe, keep=True, scale=s)
-        acts[-1] = acts[-1] / s
-        self.reconstructions[i].append(forward(layers, self.x_test[self.probe_index], scale=s) / s)
+        acts[-1] = read(acts[-1] / s)
+        self.reconstructions[i].append(read(forward(layers, self.x_test[self.probe_index], scale=s) / s))
         return layer_diagnostics(layers, acts, probe)
 
     def run(self, models_dir: Path, on_epoch=None) -> list[dict]:
