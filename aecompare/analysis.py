@@ -34,11 +34,11 @@ from threadpoolctl import threadpool_limits
 
 from . import metrics
 from .data import Mnist, unit_images
-from .diagnostics import singular_values
+from .diagnostics import output_statistics, singular_values
 from .registry import REGISTRY
 
 # Bump when a stored figure's definition changes: results written by older code then read as stale.
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 
 SETTINGS = tuple(k for k in REGISTRY[0].settings() if k not in ("name", "seed"))
 OWN_LOSS = ("own_loss_last", "own_loss_best", "best_epoch")
@@ -50,6 +50,8 @@ TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activati
                 "note")
 # The table's column types, kept through CSV: integers stay integers ("0", not "0.0"), "000" stays text.
 TABLE_DTYPES = {**dict.fromkeys(INT_COLUMNS, "Int64"), **dict.fromkeys(TEXT_COLUMNS, "str")}
+OUTPUT_COLUMNS = ("name", "seed", "input_correlation", "relative_spread", "scale_ratio", "output_min", "output_max",
+                  "output_sum")
 SUMMARY_METRICS = (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy")
 PCA_COMPONENTS = (28, 30)  # the models' code size; Hinton & Salakhutdinov's code size
 PUBLISHED_SOURCE = "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 2B (30-d codes); quoted, not measured here"
@@ -205,7 +207,12 @@ class Results:
 
     table: pd.DataFrame  # columns COLUMNS
     per_class: pd.DataFrame  # name, seed, digit, mse, mae
+    outputs: pd.DataFrame  # name, seed, and `diagnostics.output_statistics` of its test reconstructions
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def output_stats(self, name: str, seed: int) -> dict | None:
+        rows = self.outputs[(self.outputs["name"] == name) & (self.outputs["seed"] == seed)]
+        return None if rows.empty else rows.iloc[0].to_dict()
 
     @property
     def seed_summary(self) -> pd.DataFrame:
@@ -265,8 +272,9 @@ class _Inputs:
     tsne_index: np.ndarray
 
 
-def _analyse_run(run, inputs: _Inputs, project_codes: bool, timer: Timer) -> tuple[dict, dict, pd.DataFrame]:
-    """One run: its table row, its arrays (keyed without the run prefix) and its per-class errors."""
+def _analyse_run(run, inputs: _Inputs, project_codes: bool, timer: Timer) -> tuple[dict, dict, pd.DataFrame, dict]:
+    """One run: its table row, its arrays (keyed without the run prefix), its per-class errors and its
+    output statistics."""
     y = inputs.targets.y
     row = _empty_row(run.name, "model")
     row.update(run.exp.settings(), note="measured on the test images")
@@ -278,6 +286,7 @@ def _analyse_run(run, inputs: _Inputs, project_codes: bool, timer: Timer) -> tup
     row.update(means)
     with timer.part("errors"):
         arrays, per_class = error_summaries(y, p, inputs.test_y)
+        stats = {"name": run.name, "seed": run.seed, **output_statistics(y, p)}
     del p
     if len(inputs.probe_x):
         with timer.part("probes"):
@@ -288,7 +297,7 @@ def _analyse_run(run, inputs: _Inputs, project_codes: bool, timer: Timer) -> tup
     if project_codes:
         with timer.part("projections"):
             arrays.update({f"latent_{k}": v for k, v in project(codes_test, inputs.tsne_index).items()})
-    return row, arrays, per_class.assign(name=run.name, seed=run.seed)
+    return row, arrays, per_class.assign(name=run.name, seed=run.seed), stats
 
 
 def _baseline_rows(pca, inputs: _Inputs, n_train: int, timer: Timer) -> list[dict]:
@@ -345,16 +354,18 @@ def analyse(catalog, data: Mnist, timer: Timer | None = None, probe_train: int =
     inputs = _Inputs(targets, np.asarray(data.test_y), unit_images(train_x[probe_idx]),
                      np.asarray(data.train_y)[probe_idx] if has_train else np.zeros(0, int),
                      subsample(len(y), tsne_n) if tsne_n else np.zeros(0, int))
-    rows, per_class = [], []
+    rows, per_class, outputs = [], [], []
     arrays = {"test_labels": np.asarray(data.test_y, np.uint8), "tsne_index": inputs.tsne_index}
     for name in catalog.names():
         for i, run in enumerate(catalog.by_name(name)):
-            row, run_arrays, classes = _analyse_run(run, inputs, project_codes=i == 0, timer=timer)
+            row, run_arrays, classes, stats = _analyse_run(run, inputs, project_codes=i == 0, timer=timer)
             rows.append(row)
             per_class.append(classes)
+            outputs.append(stats)
             arrays.update({f"{run_key(run.name, run.seed)}/{k}": v for k, v in run_arrays.items()})
     rows += _baseline_rows(pca, inputs, len(train_x), timer) if has_train else _published_rows()
     table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(TABLE_DTYPES)
     classes = (pd.concat(per_class, ignore_index=True)[["name", "seed", "digit", "mse", "mae"]] if per_class
                else pd.DataFrame(columns=["name", "seed", "digit", "mse", "mae"]))
-    return Results(table, classes, arrays)
+    stats = pd.DataFrame(outputs, columns=OUTPUT_COLUMNS).astype({"name": "str", "seed": "int64"})
+    return Results(table, classes, stats, arrays)

@@ -89,7 +89,8 @@ def stored_or_computed(catalog: Catalog, data_path) -> Results:
             shown = {r.name for r in catalog.runs}
             table = stored.results.table
             keep = (table["kind"] != "model") | table["name"].isin(shown)
-            return Results(table[keep].reset_index(drop=True), stored.results.per_class, stored.results.arrays)
+            return Results(table[keep].reset_index(drop=True), stored.results.per_class, stored.results.outputs,
+                           stored.results.arrays)
         why = f"{results.relative(stored.path, catalog.models_dir)} is stale: " + "; ".join(reasons)
     print(f"note: {why}; computing the table afresh (store it with {results.REBUILD})", file=sys.stderr)
     return compute(catalog, data_path, write=False)

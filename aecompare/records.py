@@ -12,7 +12,7 @@ import pandas as pd
 
 from .artifacts import decode_images
 from .catalog import Run
-from .diagnostics import BLOB_SPREAD, MANY_DEAD, rank_above, verdict
+from .diagnostics import BLOB_SPREAD, MANY_DEAD, SCALE_RANGE, SHAPE_CORRELATION, rank_above, verdict
 
 SIDE = 28
 
@@ -71,21 +71,21 @@ def singular_frame(runs: list[Run], values: dict[str, list[np.ndarray]]) -> pd.D
     return pd.DataFrame(rows, columns=["model", "layer", "index", "singular value", "relative to largest"])
 
 
-def verdict_rows(runs: list[Run], values: dict[str, list[np.ndarray]]) -> pd.DataFrame:
-    """Per model: the verdict of `diagnostics.verdict` on the last epoch, its reason and the numbers
-    (`values`: name -> each layer's singular values)."""
+def verdict_rows(runs: list[Run], values: dict[str, list[np.ndarray]], outputs: dict[str, dict]) -> pd.DataFrame:
+    """Per model: the verdict of `diagnostics.verdict`, its reason and the numbers behind it (`values`: name ->
+    each layer's singular values; `outputs`: name -> `diagnostics.output_statistics` over the test images)."""
     rows = []
     for r in runs:
         epochs = r.history.get("epochs", [])
         last = epochs[-1] if epochs else r.history.get("initial", {})
-        layers = last.get("layers", [])
-        hidden = layers[:-1]
-        spread = float(last.get("output_spread", float("nan")))
-        label, reason = verdict(r.history.get("diverged_epoch"), spread, hidden)
+        hidden = last.get("layers", [])[:-1]
+        stats = outputs[r.name]
+        label, reason = verdict(r.history.get("diverged_epoch"), stats, hidden)
         worst = max(hidden, key=lambda h: h["dead_units"] / h["units"], default=None)
         rows.append({
-            "model": r.name, "verdict": label, "why": reason, "epoch": last.get("epoch", 0),
-            "output spread": spread,
+            "model": r.name, "verdict": label, "why": reason,
+            "correlation with input": stats["input_correlation"], "relative spread": stats["relative_spread"],
+            "brightness ratio": stats["scale_ratio"],
             "worst hidden layer": worst["layer"] if worst else "",
             "dead or saturated there": f"{worst['dead_units']}/{worst['units']}" if worst else "",
             "effective rank per layer": " ".join(str(rank_above(s)) for s in values[r.name]),
@@ -94,11 +94,15 @@ def verdict_rows(runs: list[Run], values: dict[str, list[np.ndarray]]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-VERDICT_RULE = (f"Rule (in this order): **diverged** if the loss stopped being finite; **blob** if the output "
-                f"spread (std of each output pixel across images / std of that input pixel, averaged) is below "
-                f"{BLOB_SPREAD}; **many dead units** if some hidden layer has more than {MANY_DEAD:.0%} of its "
-                f"units dead (ReLU: 0 on every probe image) or saturated (sigmoid: within 0.01 of 0 or 1 on every "
-                f"probe image); otherwise **healthy**. Computed on the last epoch's record (1000 test images).")
+VERDICT_RULE = (
+    f"Rule (in this order): **diverged** if the loss stopped being finite; **blob** if the relative output spread "
+    f"(each output pixel's std across the test images, averaged over pixels, divided by the outputs' root mean "
+    f"square: unchanged by the outputs' scale) is below {BLOB_SPREAD}; **right shape, wrong scale** if the outputs "
+    f"correlate with their inputs (mean per-image correlation ≥ {SHAPE_CORRELATION}) but their mean brightness is "
+    f"outside {SCALE_RANGE[0]}–{SCALE_RANGE[1]} times the inputs'; **many dead units** if some hidden layer has more "
+    f"than {MANY_DEAD:.0%} of its units dead (ReLU: 0 on every probe image) or saturated (sigmoid: within 0.01 of 0 "
+    f"or 1 on every probe image, last epoch's record); otherwise **healthy**. Output statistics over all 10,000 "
+    f"test images.")
 
 
 def first_layer_filters(run: Run, count: int) -> np.ndarray:

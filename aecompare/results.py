@@ -2,7 +2,8 @@
 
 As TensorBoard reads event files, the dashboard reads these instead of recomputing them. Layout:
 `models/results/<stamp>/` holds
-- `evaluation.csv`, `seed_summary.csv`, `per_class.csv`: the tables;
+- `evaluation.csv`, `seed_summary.csv`, `per_class.csv`, `outputs.csv` (how outputs follow inputs,
+  `diagnostics.output_statistics`): the tables;
 - `per_image.npz` (per-image MSE), `error_maps.npz` (per-pixel mean squared/absolute error),
   `latent.npz` (2-D projections of the codes, the test labels, the t-SNE subsample),
   `singular_values.npz`: arrays keyed "<name>/seed-<k>/<what>".
@@ -31,7 +32,7 @@ from . import artifacts
 from .analysis import METRICS_VERSION, TABLE_DTYPES, Results
 
 RESULTS_DIR = "results"
-TABLES = {"evaluation.csv": "table", "per_class.csv": "per_class"}
+TABLES = {"evaluation.csv": "table", "per_class.csv": "per_class", "outputs.csv": "outputs"}
 SUMMARY_FILE = "seed_summary.csv"
 ARRAY_FILES = {  # file -> the array names ("<what>" suffixes, or shared keys) it holds
     "per_image.npz": ("per_image_mse",),
@@ -185,7 +186,8 @@ def read(models_dir: Path) -> Stored | None:
     data = {name: _checked_bytes(folder / name, entry["files"].get(name))
             for name in (*TABLES, *ARRAY_FILES)}
     try:
-        tables = {attr: pd.read_csv(io.BytesIO(data[name]), dtype=TABLE_DTYPES if attr == "table" else None)
+        dtypes = {"table": TABLE_DTYPES, "outputs": {"name": "str"}, "per_class": {"name": "str"}}
+        tables = {attr: pd.read_csv(io.BytesIO(data[name]), dtype=dtypes[attr])
                   for name, attr in TABLES.items()}
         arrays = {}
         for name in ARRAY_FILES:
@@ -194,7 +196,7 @@ def read(models_dir: Path) -> Stored | None:
     except (ValueError, OSError, KeyError, EOFError, pd.errors.ParserError) as e:
         raise ResultsError(f"{folder} holds unreadable results ({e}); rebuild them with {REBUILD}") from e
     fp = entry.get("fingerprint") if isinstance(entry.get("fingerprint"), dict) else {}
-    return Stored(Results(tables["table"], tables["per_class"], arrays), fp, folder)
+    return Stored(Results(tables["table"], tables["per_class"], tables["outputs"], arrays), fp, folder)
 
 
 def relative(path: Path, models_dir: Path) -> str:

@@ -52,17 +52,34 @@ def test_layer_diagnostics_and_verdicts():
     d = diagnostics.layer_diagnostics(layers, forward(layers, x, keep=True), x)
     assert [r["layer"] for r in d["layers"]] == ["hidden_1", "output"]
     assert d["output_spread"] > 0
-    assert diagnostics.verdict(4, 1.0, d["layers"][:1])[0] == "diverged"
-    assert diagnostics.verdict(None, 0.01, d["layers"][:1])[0] == "blob"
+    follows = diagnostics.output_statistics(x, x)
+    assert diagnostics.verdict(4, follows, d["layers"][:1])[0] == "diverged"
+    blob = diagnostics.output_statistics(x, np.tile(x.mean(axis=0), (len(x), 1)))
+    assert diagnostics.verdict(None, blob, d["layers"][:1])[0] == "blob"
     dead = [{"layer": "hidden_1", "units": 10, "dead_units": 8}]
-    label, reason = diagnostics.verdict(None, 0.9, dead)
+    label, reason = diagnostics.verdict(None, follows, dead)
     assert label == "many dead units" and "8 of 10" in reason
-    assert diagnostics.verdict(None, 0.9, [{"layer": "h", "units": 10, "dead_units": 1}])[0] == "healthy"
+    assert diagnostics.verdict(None, follows, [{"layer": "h", "units": 10, "dead_units": 1}])[0] == "healthy"
+
+
+def test_output_statistics_do_not_depend_on_the_outputs_scale():
+    """A softmax-like output: the input's shape at 1/100 of its brightness is not a blob."""
+    x = random_unit_images(300)
+    x[:, :40] = 0.0
+    same, tiny = diagnostics.output_statistics(x, x), diagnostics.output_statistics(x, x / 100)
+    assert same["input_correlation"] == pytest.approx(1.0) and same["scale_ratio"] == pytest.approx(1.0)
+    assert tiny["relative_spread"] == pytest.approx(same["relative_spread"], rel=1e-9)
+    assert tiny["input_correlation"] == pytest.approx(1.0) and tiny["scale_ratio"] == pytest.approx(0.01)
+    label, reason = diagnostics.verdict(None, tiny, [])
+    assert label == "right shape, wrong scale" and "0.01 times" in reason
+    expected_corr = np.mean([np.corrcoef(xi, xi ** 2)[0, 1] for xi in x])  # numpy's own Pearson r
+    assert diagnostics.output_statistics(x, x ** 2)["input_correlation"] == pytest.approx(expected_corr, rel=1e-9)
+
 
 
 def test_registry_holds_the_models_named_by_convention():
     """The issue's 10 models, plus seed 002's net with Adam (named with an optimizer suffix)."""
-    assert len(model_names()) == 12
+    assert len(model_names()) == 14  # the issue's 10, seed 002's net with Adam (2), continuous Bernoulli (2)
     default_optimizer = {"000": "adam", "002": "sgd"}
     for e in REGISTRY:
         prefix = e.scale if e.arch.family == "000" else f"s{e.arch.family}"

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..diagnostics import BLOB_SPREAD, singular_values
+from ..diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..images import diverging_rgb, join, upscale
 from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
@@ -33,7 +33,7 @@ def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
                     y=alt.Y("output spread:Q", title="output spread (1 = follows input, 0 = blob)"),
                     color=alt.Color("model:N", sort=order),
                     tooltip=["model:N", "epoch:Q", alt.Tooltip("output spread:Q", format=".4f")]))
-    threshold = chart_data(pd.DataFrame({"y": [BLOB_SPREAD]}))
+    threshold = chart_data(pd.DataFrame({"y": [LOW_INPUT_SPREAD]}))
     rule = alt.Chart(threshold).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
     return (line + rule).properties(height=260)
 
@@ -63,10 +63,15 @@ def show(ctx: Context) -> None:
     results = ctx.results()
     singular = {r.name: results.singular_values(r.name, r.seed) if results is not None
                 else [singular_values(layer.kernel) for layer in r.layers] for r in ctx.runs}
-    verdicts = verdict_rows(ctx.runs, singular)
+    outputs = {r.name: results.output_stats(r.name, r.seed) for r in ctx.runs} if results is not None else None
+    if outputs is None or any(v is None for v in outputs.values()):
+        st.info("The verdicts need the test-set figures (see the message above).")
+        return
+    verdicts = verdict_rows(ctx.runs, singular, outputs)
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
-                 column_config={"output spread": st.column_config.NumberColumn(format="%.4f")})
+                 column_config={k: st.column_config.NumberColumn(format="%.3g")
+                                for k in ("correlation with input", "relative spread", "brightness ratio")})
     st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix.")
 
     st.markdown("**Per layer, over epochs**")
@@ -76,8 +81,11 @@ def show(ctx: Context) -> None:
                "units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first 1000 test images "
                "after each epoch. Epoch 0 is the initialisation.")
     draw_chart(st, spread_chart(spread_frame(ctx.runs), order), width="stretch")
-    st.caption(f"Output spread per epoch: std of each output pixel across images / std of that input pixel, "
-               f"averaged over pixels. Dashed line: the blob threshold {BLOB_SPREAD}.")
+    st.caption(f"Output spread per epoch (recorded during training on the first 1000 test images): std of each "
+               f"output pixel across images / std of that input pixel, averaged over pixels. It depends on the "
+               f"outputs' scale: a softmax's outputs, which sum to 1, read low while following the input. Dashed "
+               f"line: {LOW_INPUT_SPREAD}, below which outputs vary far less than inputs. The verdicts above use the "
+               f"scale-free statistics instead.")
 
     st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
     for r in ctx.runs:

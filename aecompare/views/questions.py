@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..diagnostics import BLOB_SPREAD, verdict
+from ..diagnostics import LOW_INPUT_SPREAD, output_statistics, verdict
 from ..losses import binary_entropy
 from ..records import probe_epochs, probe_outputs
 from .common import draw_chart
@@ -112,8 +112,9 @@ def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float
             f"{first.first_layer_fro_norm:.3f} before training, {last.first_layer_fro_norm:.3f} after epoch "
             f"{int(last.epoch)} ({ratio - 1:+.2%}); {last.first_layer_near_zero:.1%} of them are below 1% of the "
             "largest. " + ("They **did go to zero**." if weights_zero else "They did **not** go to zero.")]
-    text.append(f"Output spread {first.output_spread:.4f} → {last.output_spread:.4f} (1 = outputs follow the "
-                f"input, below {BLOB_SPREAD} = blob): **{kind}**.")
+    text.append(f"Output spread {first.output_spread:.4f} → {last.output_spread:.4f} during training (1 = outputs "
+                f"vary as much as the inputs, below {LOW_INPUT_SPREAD}: far less). Verdict on the test images: "
+                f"**{kind}** ({why}).")
     if blob_mse is not None:
         text.append(f"Validation MSE {last.val_mse:.4f} per pixel; predicting the mean test image for every "
                     f"digit scores {blob_mse:.4f}: the model is "
@@ -420,7 +421,7 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
                          "output_spread": st.column_config.NumberColumn(format="%.2e"),
                          "val_loss": st.column_config.NumberColumn(format="%.2f")})
         st.caption("Each raw model after its last epoch: validation loss on its own scale, output spread "
-                   f"(std of outputs across digits / std of inputs; below {BLOB_SPREAD} the output ignores the input).")
+                   f"(std of outputs across digits / std of inputs; below {LOW_INPUT_SPREAD} the output ignores the input).")
     st.markdown("Models: " + models_link(RAW_BCE_MODELS + RAW_OTHER_MODELS, available) + "; the fix, normalised: "
                 + models_link(("norm-sigmoid-bce", "norm-sigmoid-mse", "norm-linear-mae"), available) + ".")
 
@@ -480,11 +481,11 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
                 color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
                                           alt.Tooltip("val_mse:Q", format=".4f")])
             if metric == "output_spread":
-                ch = ch + alt.Chart(pd.DataFrame({"b": [BLOB_SPREAD]})).mark_rule(
+                ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
                     color="red", strokeDash=[4, 4]).encode(y="b:Q")
             draw_chart(col, ch, width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
-                        f"averaged over pixels. Red: {BLOB_SPREAD}, below which the output ignores its input (a blob).")
+                        f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the output ignores its input (a blob).")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
         max_epoch = int(frame.epoch.max())
