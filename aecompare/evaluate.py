@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from . import latent, metrics
-from .data import Mnist, MnistError, load_mnist, unit_images
+from .data import Dataset, MnistError, load_mnist, unit_images
 from .registry import REGISTRY
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -112,7 +112,7 @@ def _empty_row(name: str, kind: str) -> dict:
     return row
 
 
-def evaluation_table(catalog, mnist: Mnist, timer: Timer | None = None,
+def evaluation_table(catalog, mnist: Dataset, timer: Timer | None = None,
                      probe_train: int = latent.PROBE_TRAIN, test_x_unit: np.ndarray | None = None) -> pd.DataFrame:
     """One row per run, baseline and published figure (columns `COLUMNS`); see the module docstring.
 

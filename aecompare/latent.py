@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .data import Mnist, unit_images
+from .data import Dataset, unit_images
 
 # scikit-learn is imported inside the functions: it takes over a second to import, and the dashboard
 # imports this module for its first page, which needs none of it.
@@ -34,7 +34,7 @@ def subsample(n_total: int, n: int, seed: int = RANDOM_STATE) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
 
 
-def probe_train_indices(mnist: Mnist, n: int = PROBE_TRAIN) -> np.ndarray:
+def probe_train_indices(mnist: Dataset, n: int = PROBE_TRAIN) -> np.ndarray:
     """The training images whose codes fit every probe (the same for every model)."""
     return subsample(len(mnist.train_y), n)
 
@@ -95,7 +95,7 @@ def project(codes: np.ndarray, labels: np.ndarray, tsne_n: int = TSNE_N,
     return out
 
 
-def latent_projections(catalog, mnist: Mnist, names: list[str] | None = None, tsne_n: int = TSNE_N,
+def latent_projections(catalog, mnist: Dataset, names: list[str] | None = None, tsne_n: int = TSNE_N,
                        random_state: int = RANDOM_STATE,
                        test_x_unit: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """{model name: projections of its test codes} for the lowest seed of each model (or `names`).

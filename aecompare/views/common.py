@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from ..catalog import Catalog, Run
-from ..data import Mnist
+from ..data import Dataset
 from .state import ViewState
 
 
@@ -18,7 +18,7 @@ class Context:
     models_dir: str
     catalog: Catalog
     runs: list[Run]  # the chosen models, one run each (lowest seed), in catalog order
-    mnist: Mnist | None
+    mnist: Dataset | None
     x_test: np.ndarray | None  # (10000, 784) float32 on [0, 1], read-only
     indices: np.ndarray  # chosen test indices
     state: ViewState

@@ -17,7 +17,7 @@ import streamlit as st
 
 from ..catalog import Catalog, load_catalog
 from ..compare import test_set_errors
-from ..data import Mnist, MnistError, load_mnist, unit_images
+from ..data import Dataset, MnistError, load_mnist, unit_images
 
 _HEAVY = threading.Lock()
 
@@ -100,7 +100,7 @@ def tune_process() -> None:
 
 
 @st.cache_resource(show_spinner="Loading MNIST ...")
-def mnist_or_error() -> tuple[Mnist | None, str | None]:
+def mnist_or_error() -> tuple[Dataset | None, str | None]:
     """(MNIST, None) or (None, the MnistError message): the page shows the message, never a traceback."""
     try:
         return read_only(load_mnist(download=False)), None
