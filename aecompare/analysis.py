@@ -33,7 +33,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import metrics
-from .data import Mnist, unit_images
+from .data import Dataset, unit_images
 from .diagnostics import output_statistics, singular_values
 from .registry import REGISTRY
 
@@ -330,7 +330,7 @@ def _published_rows() -> list[dict]:
     return rows
 
 
-def analyse(catalog, data: Mnist, timer: Timer | None = None, probe_train: int = PROBE_TRAIN,
+def analyse(catalog, data: Dataset, timer: Timer | None = None, probe_train: int = PROBE_TRAIN,
             tsne_n: int = TSNE_N, test_x_unit: np.ndarray | None = None) -> Results:
     """Every run of `catalog` (every seed) and the baselines over all test images of `data`.
 

@@ -23,7 +23,7 @@ import pandas as pd
 from . import metrics, results
 from .analysis import TABLE_COLUMNS, Results, analyse, seed_summary
 from .catalog import Catalog, load_catalog
-from .data import Mnist, MnistError, load_mnist
+from .data import Dataset, MnistError, arrays_sha256, load_mnist
 from .formats import format_cell, format_table, records, render
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -57,12 +57,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def write_results(catalog: Catalog, data: Mnist) -> Results:
+def write_results(catalog: Catalog, data: Dataset) -> Results:
     """`analyse` every run of `catalog` over `data` and store the results next to the models, with the
     fingerprint of what they were computed from (what `--write` and the end of training do)."""
     computed = analyse(catalog, data)
-    fp = results.fingerprint(catalog, results.images_sha256(data.test_x, data.test_y),
-                             results.images_sha256(data.train_x, data.train_y))
+    fp = results.fingerprint(catalog, arrays_sha256(data.test_x, data.test_y),
+                             arrays_sha256(data.train_x, data.train_y))
     folder = results.write(catalog.models_dir, computed, fp)
     print(f"wrote {results.relative(folder, catalog.models_dir)}", file=sys.stderr)
     return computed
@@ -84,7 +84,7 @@ def stored_or_computed(catalog: Catalog, data_path) -> Results:
         why = "no stored results" if stored is None else ""
     if stored is not None:
         test = load_mnist(data_path, download=False)
-        reasons = stored.stale_reasons(results.fingerprint(catalog, results.images_sha256(test.test_x, test.test_y)))
+        reasons = stored.stale_reasons(results.fingerprint(catalog, arrays_sha256(test.test_x, test.test_y)))
         if not reasons:
             shown = {r.name for r in catalog.runs}
             table = stored.results.table

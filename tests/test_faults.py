@@ -29,7 +29,7 @@ import pytest
 from aecompare import artifacts
 from aecompare.artifacts import STAGING_PREFIX, ArtifactError, read_dense_layers
 from aecompare.catalog import load_catalog
-from aecompare.data import Mnist
+from aecompare.data import Dataset
 from aecompare.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def pristine_models(mnist, tmp_path_factory) -> Path:
     """Seed 0 of every registry model, trained 1 epoch on 600 training and 300 test images (kept pristine)."""
     from aecompare.training import train_all
 
-    small = Mnist(mnist.train_x[:600], mnist.train_y[:600], mnist.test_x[:300], mnist.test_y[:300],
+    small = Dataset(mnist.train_x[:600], mnist.train_y[:600], mnist.test_x[:300], mnist.test_y[:300],
                   source="first 600/300 MNIST images (test fixture)")
     exps = [dataclasses.replace(e, epochs=1) for e in REGISTRY if e.seed == 0]
     out = tmp_path_factory.mktemp("tiny") / "models"
@@ -329,7 +329,7 @@ def test_full_disk_while_publishing_leaves_nothing_partial(models, mnist, monkey
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
         return real_replace(src, dst, *args, **kwargs)
 
-    small = Mnist(mnist.train_x[:200], mnist.train_y[:200], mnist.test_x[:100], mnist.test_y[:100], "test")
+    small = Dataset(mnist.train_x[:200], mnist.train_y[:200], mnist.test_x[:100], mnist.test_y[:100], "test")
     exp = dataclasses.replace(next(e for e in REGISTRY if e.name == TARGET), epochs=1)
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError) as err:

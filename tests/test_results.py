@@ -14,6 +14,7 @@ import pytest
 
 from aecompare import analysis, results
 from aecompare.catalog import load_catalog
+from aecompare.data import arrays_sha256
 
 from conftest import REPO
 
@@ -43,7 +44,7 @@ def test_written_results_read_back_equal(tiny_models, small_mnist, tmp_path):
     shutil.copytree(tiny_models, models)
     catalog = load_catalog(models)
     computed = analysis.analyse(catalog, small_mnist, tsne_n=50)
-    fp = results.fingerprint(catalog, results.images_sha256(small_mnist.test_x, small_mnist.test_y))
+    fp = results.fingerprint(catalog, arrays_sha256(small_mnist.test_x, small_mnist.test_y))
     folder = results.write(models, computed, fp)
     stored = results.read(models)
     assert stored.path == folder and stored.fingerprint == fp and stored.stale_reasons(fp) == []
@@ -62,8 +63,8 @@ def test_committed_results_equal_a_recomputation(committed_catalog, mnist):
     """Every stored figure recomputed from the committed models and MNIST: the same numbers."""
     stored = results.read(committed_catalog.models_dir)
     assert stored is not None, "models/ has no stored results: python -m aecompare.evaluate --write"
-    current = results.fingerprint(committed_catalog, results.images_sha256(mnist.test_x, mnist.test_y),
-                                  results.images_sha256(mnist.train_x, mnist.train_y))
+    current = results.fingerprint(committed_catalog, arrays_sha256(mnist.test_x, mnist.test_y),
+                                  arrays_sha256(mnist.train_x, mnist.train_y))
     assert stored.stale_reasons(current) == []
     assert stored.fingerprint["train_images_sha256"] == current["train_images_sha256"]
     assert_results_equal(stored.results, analysis.analyse(committed_catalog, mnist))
@@ -86,7 +87,7 @@ def test_a_changed_model_makes_the_results_stale(tiny_models, mnist, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(tiny_models, models)
     stored = results.read(models)
-    test_sha = results.images_sha256(mnist.test_x, mnist.test_y)
+    test_sha = arrays_sha256(mnist.test_x, mnist.test_y)
     assert stored.stale_reasons(results.fingerprint(load_catalog(models), test_sha)) == []
     victim = load_catalog(models).runs[1]
     _retrain_in_place(models, victim)

@@ -18,7 +18,7 @@ import streamlit as st
 from .. import results as stored_results
 from ..analysis import Results, analyse
 from ..catalog import Catalog, load_catalog
-from ..data import Mnist, MnistError, TestSet, load_mnist, load_test_set, unit_images
+from ..data import Dataset, MnistError, TestSet, load_mnist, load_test_set, unit_images
 from .server import read_only, serialise_heavy
 
 
@@ -57,7 +57,7 @@ def _fresh_stored(models_dir: str) -> tuple[Results | None, str | None]:
         return None, str(e).replace(str(Path(models_dir)), where)
     if stored is None:
         return None, f"{where}/ holds no stored results"
-    current = stored_results.fingerprint(catalog(models_dir), stored_results.images_sha256(test.x, test.y))
+    current = stored_results.fingerprint(catalog(models_dir), test.sha256)
     reasons = stored.stale_reasons(current)
     if reasons:
         return None, f"the stored results in {stored_results.relative(stored.path, Path(models_dir))} are stale: " + \
@@ -91,5 +91,5 @@ def _live_results(models_dir: str) -> Results | None:
     try:
         data = load_mnist(download=False)
     except MnistError:
-        data = Mnist(None, None, test.x, test.y, source=test.source)
+        data = Dataset(None, None, test.x, test.y, source=f"committed {test.name} test set", name=test.name)
     return read_only(analyse(catalog(models_dir), data, tsne_n=0, test_x_unit=test_x_unit()))

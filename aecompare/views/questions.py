@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..diagnostics import LOW_INPUT_SPREAD, output_statistics, verdict
+from ..diagnostics import LOW_INPUT_SPREAD, verdict
 from ..losses import binary_entropy
 from ..records import probe_epochs, probe_outputs
 from .common import draw_chart
@@ -421,7 +421,8 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
                          "output_spread": st.column_config.NumberColumn(format="%.2e"),
                          "val_loss": st.column_config.NumberColumn(format="%.2f")})
         st.caption("Each raw model after its last epoch: validation loss on its own scale, output spread "
-                   f"(std of outputs across digits / std of inputs; below {LOW_INPUT_SPREAD} the output ignores the input).")
+                   f"(std of outputs across digits / std of inputs; below {LOW_INPUT_SPREAD} the outputs vary far "
+                   "less than the inputs).")
     st.markdown("Models: " + models_link(RAW_BCE_MODELS + RAW_OTHER_MODELS, available) + "; the fix, normalised: "
                 + models_link(("norm-sigmoid-bce", "norm-sigmoid-mse", "norm-linear-mae"), available) + ".")
 
@@ -485,7 +486,8 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
                     color="red", strokeDash=[4, 4]).encode(y="b:Q")
             draw_chart(col, ch, width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
-                        f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the output ignores its input (a blob).")
+                        f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the outputs vary far less "
+                        "than the inputs (a blob's sign).")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
         max_epoch = int(frame.epoch.max())
