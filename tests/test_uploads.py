@@ -65,13 +65,17 @@ def test_transparent_background_composited_for_contrast(stroke):
     assert any("composited" in n for n in conv.notes)
 
 
-def test_animated_gif_uses_first_frame():
+@pytest.mark.parametrize("fmt, note", [("GIF", "used the first frame"), ("PNG", "first of 2 frames"),
+                                       ("WEBP", "first of 2 frames")])
+def test_animated_image_uses_first_frame(fmt, note):
+    # GIF frames are not counted: Pillow would walk the whole file to count them.
     frames = [dark_bar_on_white(60, 60).convert("P"), Image.new("P", (60, 60), 0)]
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], lossless=True)
     conv = to_mnist(buf.getvalue())
     check_mnist_like(conv.image)
-    assert any("first of 2 frames" in n for n in conv.notes)
+    assert any(note in n for n in conv.notes), conv.notes
+    assert conv.image.max() == 255  # the first frame (the bar), not the blank second one
 
 
 def test_large_image_is_shrunk_first():
@@ -81,8 +85,8 @@ def test_large_image_is_shrunk_first():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"not an image at all", "not a PNG or JPEG"),
-    (b"\x80\x04\x95pickle", "not a PNG or JPEG"),
+    (b"not an image at all", "not a PNG, JPEG, GIF, WebP or BMP"),
+    (b"\x80\x04\x95pickle", "not a PNG, JPEG, GIF, WebP or BMP"),
     (png(Image.new("L", (50, 50), 128)), "No digit"),
     (b"0" * (MAX_BYTES + 1), "limit"),
 ])
@@ -104,3 +108,4 @@ def test_decompression_bomb_is_refused_before_decoding():
     assert len(data) < MAX_BYTES
     with pytest.raises(UploadError, match="pixels"):
         to_mnist(data)
+
