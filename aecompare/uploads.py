@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import ExifTags, Image, PngImagePlugin
 
 MAX_BYTES = 5 * 1024 * 1024  # an upload larger than this is refused before parsing
 MAX_PIXELS = 4096 * 4096  # width x height above this is refused before decoding (bombs)
@@ -47,6 +47,16 @@ PngImagePlugin.MAX_TEXT_MEMORY = 2**20
 # What Pillow's parsers raise on malformed or hostile files (besides its own bomb errors).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError,
                   ZeroDivisionError)
+# EXIF orientation -> (how to turn the pixels upright with numpy, what the visitor is told).
+_ORIENTATIONS = {
+    2: (lambda a: a[:, ::-1], "mirrored left-right"),
+    3: (lambda a: a[::-1, ::-1], "rotated 180°"),
+    4: (lambda a: a[::-1], "flipped top-bottom"),
+    5: (lambda a: a.T, "transposed (mirrored and rotated 90°)"),
+    6: (lambda a: np.rot90(a, -1), "rotated 90° clockwise"),
+    7: (lambda a: a[::-1, ::-1].T, "transversed (mirrored and rotated 90°)"),
+    8: (lambda a: np.rot90(a, 1), "rotated 90° counter-clockwise"),
+}
 
 
 class UploadError(ValueError):
@@ -204,6 +214,10 @@ class _Planes:
                    (rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float64),
                    rgba[..., 3].astype(np.float64), peak)
 
+    def oriented(self, turn) -> _Planes:
+        return _Planes(turn(self.grey), None if self.alpha is None else turn(self.alpha_grey),
+                       None if self.alpha is None else turn(self.alpha), self.peak)
+
 
 def _reduce(im: Image.Image, factor: int) -> tuple[Image.Image, Image.Image | None, float]:
     """Average the decoded image over factor x factor blocks, a strip of rows at a time, so that no
@@ -250,6 +264,16 @@ def _grey_unit(planes: _Planes, mode: str, notes: list[str]) -> np.ndarray:
     return planes.alpha_grey + (1 - planes.alpha) * background
 
 
+def _orientation(im: Image.Image, notes: list[str]) -> int:
+    """The EXIF (or XMP) orientation, 1..8; 1 (upright) when absent or unreadable."""
+    try:
+        value = im.getexif().get(ExifTags.Base.Orientation, 1)
+    except _DECODE_ERRORS:
+        notes.append("EXIF metadata unreadable: orientation not applied")
+        return 1
+    return value if value in _ORIENTATIONS else 1
+
+
 def _resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a float image to (width, height) with Lanczos (anti-aliased, as MNIST was)."""
     img = Image.fromarray(a.astype(np.float32), mode="F")
@@ -263,6 +287,7 @@ def to_mnist(data: bytes) -> Conversion:
     mode = im.mode
     try:
         im.load()
+        orientation = _orientation(im, notes)
         factor = math.ceil(max(im.size) / WORK_SIDE)
         small = _reduce(im, factor)
     except _DECODE_ERRORS + (Image.DecompressionBombError,) as e:
@@ -272,6 +297,10 @@ def to_mnist(data: bytes) -> Conversion:
     if factor > 1:
         notes.append(f"averaged down to {small[0].width}×{small[0].height} before converting")
     planes = _Planes.of(*small)
+    if orientation != 1:
+        turn, what = _ORIENTATIONS[orientation]
+        planes = planes.oriented(turn)
+        notes.append(f"{what} upright, as its EXIF orientation ({orientation}) says")
     grey = _grey_unit(planes, mode, notes)
     return Conversion(digit_from_grey(grey, notes), notes)
 def digit_from_grey(grey: np.ndarray, notes: list[str] | None = None) -> np.ndarray:

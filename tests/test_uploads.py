@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from aecompare.uploads import MAX_BYTES, UploadError, to_mnist
 
@@ -108,4 +108,44 @@ def test_decompression_bomb_is_refused_before_decoding():
     assert len(data) < MAX_BYTES
     with pytest.raises(UploadError, match="pixels"):
         to_mnist(data)
+
+
+def seven(w=120, h=160) -> Image.Image:
+    """A "7": a bar along the top and a stroke down the right, dark on white; no rotation or flip maps it
+    to itself, so a wrong orientation shows."""
+    a = np.full((h, w), 255, np.uint8)
+    margin, stroke = w // 12, w // 6
+    a[margin: margin + stroke, margin: w - margin] = 0
+    a[margin: h - margin, w - margin - stroke: w - margin] = 0
+    return Image.fromarray(a, "L")
+
+
+def with_orientation(img: Image.Image, orientation: int, fmt="JPEG") -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return png(img, format=fmt, exif=exif, quality=95)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation):
+    data = with_orientation(seven().rotate(90, expand=True), orientation)
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))  # Pillow's reference, on the decoded pixels
+    want = to_mnist(png(upright)).image
+    conv = to_mnist(data)
+    assert np.array_equal(conv.image, want)
+    said = [n for n in conv.notes if "EXIF orientation" in n]
+    assert len(said) == (orientation != 1), conv.notes
+    if orientation != 1:
+        unturned = to_mnist(png(Image.open(io.BytesIO(data)))).image
+        assert np.abs(unturned.astype(int) - want).mean() > 10  # the test would see a missing rotation
+
+
+def test_phone_photo_orientation_six_on_a_large_jpeg():
+    # A 3000x4000 phone photo stored sideways: decoded at 1/8 scale, then turned upright.
+    sideways = seven(3000, 4000).transpose(Image.Transpose.ROTATE_90)
+    conv = to_mnist(with_orientation(sideways, 6))
+    want = to_mnist(png(seven(375, 500))).image
+    assert any("rotated 90° clockwise upright, as its EXIF orientation (6) says" in n for n in conv.notes), conv.notes
+    assert np.abs(conv.image.astype(int) - want).mean() < 5
+    check_mnist_like(conv.image)
 
