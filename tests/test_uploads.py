@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from aecompare.uploads import MAX_BYTES, UploadError, to_mnist
+from aecompare.uploads import EXTENSIONS, FORMATS, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
 
 def png(img: Image.Image, **kw) -> bytes:
@@ -149,3 +149,42 @@ def test_phone_photo_orientation_six_on_a_large_jpeg():
     assert np.abs(conv.image.astype(int) - want).mean() < 5
     check_mnist_like(conv.image)
 
+
+def test_uploader_and_parser_accept_the_same_formats():
+    assert FORMATS == tuple(EXTENSIONS) == ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+    assert set(UPLOAD_TYPES) == {"png", "jpg", "jpeg", "gif", "webp", "bmp"}
+    registered = Image.registered_extensions()
+    assert all(registered["." + ext] == fmt for fmt, exts in EXTENSIONS.items() for ext in exts)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "BMP"])
+def test_gif_webp_bmp_convert(fmt):
+    img = dark_bar_on_white()
+    conv = to_mnist(png(img.convert("P") if fmt == "GIF" else img, format=fmt, lossless=True))
+    check_mnist_like(conv.image)
+    assert np.abs(conv.image.astype(int) - to_mnist(png(img)).image).mean() < 3
+
+
+def _your_digit_tab():
+    """The "Your digit" tab alone, with no model chosen (AppTest runs this function as a script)."""
+    from types import SimpleNamespace
+
+    from aecompare.views import your_digit
+    from aecompare.views.state import ViewState
+
+    your_digit.show(SimpleNamespace(runs=[], state=ViewState()))
+
+
+def test_uploader_offers_the_formats_and_converts_a_webp():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_your_digit_tab).run()
+    uploader = at.get("file_uploader")[0]
+    assert uploader.allowed_type == ["." + ext for ext in UPLOAD_TYPES]
+    assert "PNG, JPEG, GIF, WebP or BMP" in uploader.label
+    uploader.upload("digit.webp", png(dark_bar_on_white(), format="WEBP", lossless=True), "image/webp").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Converted as MNIST was made" in c.value for c in at.caption)
+    at.get("file_uploader")[0].set_value(("wide.png", png(Image.new("L", (8000, 100))), "image/png")).run()
+    assert [e.value for e in at.error] == ["wide.png: The image is 8000×100 pixels, 80 times longer than wide; "
+                                           "at most 16 times is accepted. Crop it around the digit."]
