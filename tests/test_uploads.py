@@ -178,7 +178,7 @@ def _your_digit_tab():
 def test_uploader_offers_the_formats_and_converts_a_webp():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_your_digit_tab).run()
+    at = AppTest.from_function(_your_digit_tab, default_timeout=60).run()  # 3 s by default: too tight on busy cores
     uploader = at.get("file_uploader")[0]
     assert uploader.allowed_type == ["." + ext for ext in UPLOAD_TYPES]
     assert "PNG, JPEG, GIF, WebP or BMP" in uploader.label
