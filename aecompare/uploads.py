@@ -160,12 +160,15 @@ def _open(data: bytes, notes: list[str]) -> Image.Image:
         raise UploadError(f"Pillow cannot read this as a {FORMAT_NAMES} image: {e}.") from e
     full_size, file_mode = im.size, im.mode
     _check_shape(*full_size)
-    _note_frames(im, notes)
-    if im.format in ("JPEG", "MPO") and max(full_size) > WORK_SIDE:
-        scale = WORK_SIDE / max(full_size)
-        im.draft("L" if im.mode in ("L", "RGB") else im.mode,
-                 (max(1, math.ceil(full_size[0] * scale)), max(1, math.ceil(full_size[1] * scale))))
-        notes.append(f"decoded at {im.width}×{im.height} (JPEG reduced from {full_size[0]}×{full_size[1]})")
+    try:
+        _note_frames(im, notes)
+        if im.format in ("JPEG", "MPO") and max(full_size) > WORK_SIDE:
+            scale = WORK_SIDE / max(full_size)
+            im.draft("L" if im.mode in ("L", "RGB") else im.mode,
+                     (max(1, math.ceil(full_size[0] * scale)), max(1, math.ceil(full_size[1] * scale))))
+            notes.append(f"decoded at {im.width}×{im.height} (JPEG reduced from {full_size[0]}×{full_size[1]})")
+    except _DECODE_ERRORS as e:
+        raise UploadError(f"The image could not be read (truncated or damaged?): {e}") from e
     _check_decoding(im, data, full_size, file_mode)
     return im
 

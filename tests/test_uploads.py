@@ -188,3 +188,24 @@ def test_uploader_offers_the_formats_and_converts_a_webp():
     at.get("file_uploader")[0].set_value(("wide.png", png(Image.new("L", (8000, 100))), "image/png")).run()
     assert [e.value for e in at.error] == ["wide.png: The image is 8000×100 pixels, 80 times longer than wide; "
                                            "at most 16 times is accepted. Crop it around the digit."]
+
+
+def _small_files() -> dict[str, bytes]:
+    """One small file per format and kind, a "1" on 24x32 (animations with a second frame)."""
+    img = dark_bar_on_white(24, 32)
+    second = [img.rotate(90)]
+    return {"png": png(img), "apng": png(img, save_all=True, append_images=second),
+            "gif": png(img.convert("P"), format="GIF", save_all=True, append_images=[second[0].convert("P")]),
+            "jpeg": png(img, format="JPEG"), "progressive jpeg": png(img, format="JPEG", progressive=True),
+            "webp": png(img, format="WEBP", save_all=True, append_images=second, lossless=True),
+            "bmp": png(img, format="BMP"), "palette png": png(img.convert("P"), transparency=0)}
+
+
+@pytest.mark.parametrize("kind", list(_small_files()))
+def test_every_truncation_gives_a_message_or_a_digit(kind):
+    data = _small_files()[kind]
+    for end in range(len(data)):
+        try:
+            check_mnist_like(to_mnist(data[:end]).image)
+        except UploadError:
+            pass
