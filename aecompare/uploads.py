@@ -166,7 +166,8 @@ def _open(data: bytes, notes: list[str]) -> Image.Image:
             scale = WORK_SIDE / max(full_size)
             im.draft("L" if im.mode in ("L", "RGB") else im.mode,
                      (max(1, math.ceil(full_size[0] * scale)), max(1, math.ceil(full_size[1] * scale))))
-            notes.append(f"decoded at {im.width}×{im.height} (JPEG reduced from {full_size[0]}×{full_size[1]})")
+            if im.size != full_size:
+                notes.append(f"decoded at {im.width}×{im.height} (JPEG reduced from {full_size[0]}×{full_size[1]})")
     except _DECODE_ERRORS as e:
         raise UploadError(f"The image could not be read (truncated or damaged?): {e}") from e
     _check_decoding(im, data, full_size, file_mode)

@@ -209,3 +209,10 @@ def test_every_truncation_gives_a_message_or_a_digit(kind):
             check_mnist_like(to_mnist(data[:end]).image)
         except UploadError:
             pass
+
+
+def test_jpeg_draft_is_noted_only_when_it_reduces():
+    assert not any("decoded at" in n for n in to_mnist(png(dark_bar_on_white(600, 900), format="JPEG")).notes)
+    conv = to_mnist(png(dark_bar_on_white(1200, 1800).convert("CMYK"), format="JPEG"))
+    check_mnist_like(conv.image)
+    assert "decoded at 600×900 (JPEG reduced from 1200×1800)" in conv.notes
