@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
-from aecompare.uploads import MAX_BYTES, UploadError, to_mnist
+from aecompare.uploads import EXTENSIONS, FORMATS, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
 
 def png(img: Image.Image, **kw) -> bytes:
@@ -65,13 +65,17 @@ def test_transparent_background_composited_for_contrast(stroke):
     assert any("composited" in n for n in conv.notes)
 
 
-def test_animated_gif_uses_first_frame():
+@pytest.mark.parametrize("fmt, note", [("GIF", "used the first frame"), ("PNG", "first of 2 frames"),
+                                       ("WEBP", "first of 2 frames")])
+def test_animated_image_uses_first_frame(fmt, note):
+    # GIF frames are not counted: Pillow would walk the whole file to count them.
     frames = [dark_bar_on_white(60, 60).convert("P"), Image.new("P", (60, 60), 0)]
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], lossless=True)
     conv = to_mnist(buf.getvalue())
     check_mnist_like(conv.image)
-    assert any("first of 2 frames" in n for n in conv.notes)
+    assert any(note in n for n in conv.notes), conv.notes
+    assert conv.image.max() == 255  # the first frame (the bar), not the blank second one
 
 
 def test_large_image_is_shrunk_first():
@@ -81,8 +85,8 @@ def test_large_image_is_shrunk_first():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"not an image at all", "not a PNG or JPEG"),
-    (b"\x80\x04\x95pickle", "not a PNG or JPEG"),
+    (b"not an image at all", "not a PNG, JPEG, GIF, WebP or BMP"),
+    (b"\x80\x04\x95pickle", "not a PNG, JPEG, GIF, WebP or BMP"),
     (png(Image.new("L", (50, 50), 128)), "No digit"),
     (b"0" * (MAX_BYTES + 1), "limit"),
 ])
@@ -104,3 +108,111 @@ def test_decompression_bomb_is_refused_before_decoding():
     assert len(data) < MAX_BYTES
     with pytest.raises(UploadError, match="pixels"):
         to_mnist(data)
+
+
+def seven(w=120, h=160) -> Image.Image:
+    """A "7": a bar along the top and a stroke down the right, dark on white; no rotation or flip maps it
+    to itself, so a wrong orientation shows."""
+    a = np.full((h, w), 255, np.uint8)
+    margin, stroke = w // 12, w // 6
+    a[margin: margin + stroke, margin: w - margin] = 0
+    a[margin: h - margin, w - margin - stroke: w - margin] = 0
+    return Image.fromarray(a, "L")
+
+
+def with_orientation(img: Image.Image, orientation: int, fmt="JPEG") -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return png(img, format=fmt, exif=exif, quality=95)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation):
+    data = with_orientation(seven().rotate(90, expand=True), orientation)
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))  # Pillow's reference, on the decoded pixels
+    want = to_mnist(png(upright)).image
+    conv = to_mnist(data)
+    assert np.array_equal(conv.image, want)
+    said = [n for n in conv.notes if "EXIF orientation" in n]
+    assert len(said) == (orientation != 1), conv.notes
+    if orientation != 1:
+        unturned = to_mnist(png(Image.open(io.BytesIO(data)))).image
+        assert np.abs(unturned.astype(int) - want).mean() > 10  # the test would see a missing rotation
+
+
+def test_phone_photo_orientation_six_on_a_large_jpeg():
+    # A 3000x4000 phone photo stored sideways: decoded at 1/8 scale, then turned upright.
+    sideways = seven(3000, 4000).transpose(Image.Transpose.ROTATE_90)
+    conv = to_mnist(with_orientation(sideways, 6))
+    want = to_mnist(png(seven(375, 500))).image
+    assert any("rotated 90° clockwise upright, as its EXIF orientation (6) says" in n for n in conv.notes), conv.notes
+    assert np.abs(conv.image.astype(int) - want).mean() < 5
+    check_mnist_like(conv.image)
+
+
+def test_uploader_and_parser_accept_the_same_formats():
+    assert FORMATS == tuple(EXTENSIONS) == ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+    assert set(UPLOAD_TYPES) == {"png", "jpg", "jpeg", "gif", "webp", "bmp"}
+    registered = Image.registered_extensions()
+    assert all(registered["." + ext] == fmt for fmt, exts in EXTENSIONS.items() for ext in exts)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "BMP"])
+def test_gif_webp_bmp_convert(fmt):
+    img = dark_bar_on_white()
+    conv = to_mnist(png(img.convert("P") if fmt == "GIF" else img, format=fmt, lossless=True))
+    check_mnist_like(conv.image)
+    assert np.abs(conv.image.astype(int) - to_mnist(png(img)).image).mean() < 3
+
+
+def _your_digit_tab():
+    """The "Your digit" tab alone, with no model chosen (AppTest runs this function as a script)."""
+    from types import SimpleNamespace
+
+    from aecompare.views import your_digit
+    from aecompare.views.state import ViewState
+
+    your_digit.show(SimpleNamespace(runs=[], state=ViewState()))
+
+
+def test_uploader_offers_the_formats_and_converts_a_webp():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_your_digit_tab, default_timeout=60).run()  # 3 s by default: too tight on busy cores
+    uploader = at.get("file_uploader")[0]
+    assert uploader.allowed_type == ["." + ext for ext in UPLOAD_TYPES]
+    assert "PNG, JPEG, GIF, WebP or BMP" in uploader.label
+    uploader.upload("digit.webp", png(dark_bar_on_white(), format="WEBP", lossless=True), "image/webp").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Converted as MNIST was made" in c.value for c in at.caption)
+    at.get("file_uploader")[0].set_value(("wide.png", png(Image.new("L", (8000, 100))), "image/png")).run()
+    assert [e.value for e in at.error] == ["wide.png: The image is 8000×100 pixels, 80 times longer than wide; "
+                                           "at most 16 times is accepted. Crop it around the digit."]
+
+
+def _small_files() -> dict[str, bytes]:
+    """One small file per format and kind, a "1" on 24x32 (animations with a second frame)."""
+    img = dark_bar_on_white(24, 32)
+    second = [img.rotate(90)]
+    return {"png": png(img), "apng": png(img, save_all=True, append_images=second),
+            "gif": png(img.convert("P"), format="GIF", save_all=True, append_images=[second[0].convert("P")]),
+            "jpeg": png(img, format="JPEG"), "progressive jpeg": png(img, format="JPEG", progressive=True),
+            "webp": png(img, format="WEBP", save_all=True, append_images=second, lossless=True),
+            "bmp": png(img, format="BMP"), "palette png": png(img.convert("P"), transparency=0)}
+
+
+@pytest.mark.parametrize("kind", list(_small_files()))
+def test_every_truncation_gives_a_message_or_a_digit(kind):
+    data = _small_files()[kind]
+    for end in range(len(data)):
+        try:
+            check_mnist_like(to_mnist(data[:end]).image)
+        except UploadError:
+            pass
+
+
+def test_jpeg_draft_is_noted_only_when_it_reduces():
+    assert not any("decoded at" in n for n in to_mnist(png(dark_bar_on_white(600, 900), format="JPEG")).notes)
+    conv = to_mnist(png(dark_bar_on_white(1200, 1800).convert("CMYK"), format="JPEG"))
+    check_mnist_like(conv.image)
+    assert "decoded at 600×900 (JPEG reduced from 1200×1800)" in conv.notes

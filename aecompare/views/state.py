@@ -7,6 +7,7 @@ Model names from the URL are only compared with the catalog's names, never used 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 DIGIT_MODES = ("per_class", "typed", "random", "worst", "best")
@@ -22,6 +23,8 @@ MAX_N = 50  # digits shown at most (rows of the grid)
 MAX_PER_CLASS = 5
 ZOOMS = (2, 3, 4, 6, 8)
 NONE = "none"  # models=none: no model chosen (absent parameter: all models)
+MAX_INDEX_CHARS = 100_000  # a longer idx is refused unread (10,000 indices of 4 digits fit in 50,000)
+_WHOLE = re.compile(r"\s*(-?[0-9]+)\s*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -38,34 +41,72 @@ class ViewState:
     stretch: bool = False
 
 
-def _int(text: str, lo: int, hi: int, what: str, warnings: list[str]) -> int | None:
-    try:
-        v = int(str(text).strip())
-    except ValueError:
-        warnings.append(f"URL: {what}={text!r} is not a whole number; using the default.")
+def _quote(text, limit: int = 40) -> str:
+    """A URL or typed value for a message: quoted, cut to `limit` characters (values can be megabytes)."""
+    text = str(text)
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def _int(text: str, lo: int, hi: int, label: str, warnings: list[str]) -> int | None:
+    """A whole number lo..hi written in ASCII digits (sign and surrounding spaces allowed); None plus a
+    warning otherwise. `label` ("URL: seed") starts the message. int() alone would take "٣", "５０", "1_000"."""
+    match = _WHOLE.fullmatch(str(text))
+    if match is None:
+        warnings.append(f"{label}={_quote(text)} is not a whole number (digits 0-9); using the default.")
         return None
-    if not lo <= v <= hi:
-        warnings.append(f"URL: {what}={v} is outside {lo}..{hi}; using the default.")
+    digits = match.group(1)
+    if len(digits) > 20 or not lo <= int(digits) <= hi:
+        warnings.append(f"{label}={digits[:20]} is outside {lo}..{hi}; using the default.")
         return None
-    return v
+    return int(digits)
+
+
+def _index_note(what: str, given: int, unique: int, shown: int) -> str:
+    return (f"{what}: {given:,} indices given, {unique:,} different; showing {shown} digit{'s' if shown != 1 else ''}"
+            + (f" (the first {MAX_N})." if unique > MAX_N else "."))
 
 
 def parse_indices(text: str, warnings: list[str], what: str = "idx") -> tuple[int, ...] | None:
-    """Comma/space-separated test indices 0..9999; None (plus a warning) if any is bad."""
-    parts = [p for p in str(text).replace(",", " ").split() if p]
+    """Comma/space-separated test indices 0..9999, repeats dropped, at most `MAX_N`; None plus a warning
+    if any is bad. `what` ("URL: idx", "Test indices") starts each message; at most one warning."""
+    text = str(text)
+    if len(text) > MAX_INDEX_CHARS:
+        warnings.append(f"{what}: {len(text):,} characters, more than {MAX_INDEX_CHARS:,}; using the default.")
+        return None
+    parts = text.replace(",", " ").split()
     if not parts:
         warnings.append(f"{what}: no indices given; using the default.")
         return None
-    out = []
-    for p in parts:
-        v = _int(p, 0, N_TEST - 1, what, warnings)
-        if v is None:
-            return None
-        out.append(v)
-    if len(out) > MAX_N:
-        warnings.append(f"{what}: {len(out)} indices given, showing the first {MAX_N}.")
-        out = out[:MAX_N]
-    return tuple(dict.fromkeys(out))
+    bad = next((p for p in parts if not (p.isascii() and p.isdigit() and len(p) <= 5 and int(p) < N_TEST)), None)
+    if bad is not None:
+        warnings.append(f"{what}: {_quote(bad)} is not a test index (a whole number 0..{N_TEST - 1}); "
+                        "using the default.")
+        return None
+    unique = list(dict.fromkeys(int(p) for p in parts))
+    shown = tuple(unique[:MAX_N])
+    if len(shown) < len(parts):
+        warnings.append(_index_note(what, len(parts), len(unique), len(shown)))
+    return shown
+
+
+def _models(raw, known_models: list[str], warnings: list[str]) -> tuple[str, ...] | None:
+    """The models= value: () for "none", the known names given (catalog order), None (all) with a
+    warning when no name is given or none is known."""
+    if raw == NONE:
+        return ()
+    names = dict.fromkeys(n.strip() for n in str(raw).split(","))  # in the URL's order, repeats once
+    names.pop("", None)
+    if not names:
+        warnings.append(f"URL: models={_quote(raw)} gives no model names; showing all models.")
+        return None
+    chosen = tuple(n for n in known_models if n in names)
+    known = set(known_models)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        shown = ", ".join(_quote(n) for n in unknown[:5]) + (f" and {len(unknown) - 5:,} more" if len(unknown) > 5
+                                                             else "")
+        warnings.append(f"URL: unknown model(s) {shown}; {'they are left out' if chosen else 'showing all models'}.")
+    return chosen or None
 
 
 def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[str]]:
@@ -79,20 +120,8 @@ def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[
         return v
 
     s = ViewState()
-    raw = get("models")
-    if raw is not None:
-        if raw == NONE:
-            s = replace(s, models=())
-        else:
-            names = [n for n in str(raw).split(",") if n]
-            unknown = [n for n in names if n not in known_models]
-            chosen = tuple(n for n in known_models if n in names)
-            if unknown:
-                shown = ", ".join(repr(n[:40]) for n in unknown[:5])
-                fallback = "they are left out" if chosen else "showing all models"
-                warnings.append(f"URL: unknown model(s) {shown}; {fallback}.")
-            if chosen or not names:
-                s = replace(s, models=chosen)
+    if get("models") is not None:
+        s = replace(s, models=_models(get("models"), known_models, warnings))
     mode = get("digits")
     if mode is not None:
         if mode in DIGIT_MODES:
@@ -106,7 +135,7 @@ def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[
             s = replace(s, indices=idx)
     for key, lo, hi in (("seed", 0, 2**31 - 1), ("n", 1, MAX_N), ("zoom", min(ZOOMS), max(ZOOMS))):
         if get(key) is not None:
-            v = _int(get(key), lo, hi, key, warnings)
+            v = _int(get(key), lo, hi, f"URL: {key}", warnings)
             if v is not None:
                 s = replace(s, **{key: v})
     if s.zoom not in ZOOMS:

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ..images import to_display, upscale
-from ..uploads import MAX_BYTES, UploadError, to_mnist
+from ..uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 from .common import Context, scale_note
 
 
@@ -38,7 +38,7 @@ def show(ctx: Context) -> None:
             digit = ctx.x_test[int(i)]
             st.caption(f"Test digit #{int(i)}, true label {int(ctx.test.y[int(i)])}.")
     else:
-        up = st.file_uploader(f"PNG or JPEG, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
+        up = st.file_uploader(f"{FORMAT_NAMES}, up to {MAX_BYTES // 2**20} MB", type=list(UPLOAD_TYPES),
                               key="yd_upload")
         if up is not None:
             try:
@@ -51,7 +51,8 @@ def show(ctx: Context) -> None:
                            "its aspect, centred by its centre of mass in 28×28."
                            + (" Also: " + "; ".join(conv.notes) + "." if conv.notes else ""))
         else:
-            st.caption("Draw a digit (dark on light or light on dark), save it as PNG or JPEG and upload it.")
+            st.caption(f"Draw a digit (dark on light or light on dark), save it as {FORMAT_NAMES} and upload it "
+                       "(animations: the first frame; phone photos are turned upright).")
     if digit is None:
         return
     if not ctx.runs:
