@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from aecompare.digits import choose_digits
-from aecompare.views import TABS, loaders, server, sidebar
+from aecompare.views import TABS, legend, loaders, server, sidebar
 from aecompare.views.common import Context
 
 
@@ -35,6 +35,7 @@ def main() -> None:
         st.warning(note, icon="⏳")
 
     state = sidebar.render({r.name: r.exp for r in catalog.first_seeds()})
+    legend.render(catalog, loaders.fresh_results(models_dir))
     runs = [catalog.by_name(name)[0] for name in state.models]
     ranking = None
     if state.mode in ("worst", "best") and state.rank_model and test is not None:

@@ -38,13 +38,14 @@ from .diagnostics import output_statistics, singular_values
 from .registry import REGISTRY
 
 # Bump when a stored figure's definition changes: results written by older code then read as stale.
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 
 SETTINGS = tuple(k for k in REGISTRY[0].settings() if k not in ("name", "seed"))
 OWN_LOSS = ("own_loss_last", "own_loss_best", "best_epoch")
-COLUMNS = ("name", "kind", "seed", *SETTINGS, *OWN_LOSS, *metrics.METRICS, "probe_accuracy", "note")
+COLUMNS = ("name", "kind", "seed", *SETTINGS, *OWN_LOSS, *metrics.METRICS, "probe_accuracy", *metrics.BAND_METRICS,
+           "note")
 TABLE_COLUMNS = ("name", "kind", "seed", "loss", "scale", "own_loss_last", "own_loss_best", "best_epoch",
-                 *metrics.METRICS, "probe_accuracy")
+                 *metrics.METRICS, "probe_accuracy", "mse_grey", "excess_bce_grey")
 INT_COLUMNS = ("seed", "best_epoch", "epochs", "batch_size")
 TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activation", "loss", "scale", "optimizer",
                 "note")
@@ -52,7 +53,7 @@ TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activati
 TABLE_DTYPES = {**dict.fromkeys(INT_COLUMNS, "Int64"), **dict.fromkeys(TEXT_COLUMNS, "str")}
 OUTPUT_COLUMNS = ("name", "seed", "input_correlation", "relative_spread", "scale_ratio", "output_min", "output_max",
                   "output_sum")
-SUMMARY_METRICS = (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy")
+SUMMARY_METRICS = (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy", *metrics.BAND_METRICS[:4])
 PCA_COMPONENTS = (28, 30)  # the models' code size; Hinton & Salakhutdinov's code size
 PUBLISHED_SOURCE = "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 2B (30-d codes); quoted, not measured here"
 PUBLISHED_SSE = (("H&S2006 deep autoencoder", 3.00), ("H&S2006 logistic PCA", 8.01), ("H&S2006 PCA", 13.87))
@@ -247,7 +248,7 @@ class Results:
 def _empty_row(name: str, kind: str) -> dict:
     row = dict.fromkeys(COLUMNS)
     row.update(name=name, kind=kind)
-    for k in (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy"):
+    for k in (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy", *metrics.BAND_METRICS):
         row[k] = float("nan")
     return row
 
@@ -258,7 +259,9 @@ def _metric_row(targets: metrics.Targets, p, timer: Timer) -> tuple[dict, dict[s
         values = metrics.pixel_metrics(targets, p)
     with timer.part("ssim"):
         values["ssim"] = metrics.ssim_per_image(targets, p)
-    return metrics.summarise({k: values[k] for k in metrics.METRICS}), values
+    with timer.part("metrics"):
+        bands = metrics.band_metrics(targets, p)
+    return {**metrics.summarise({k: values[k] for k in metrics.METRICS}), **bands}, values
 
 
 @dataclass

@@ -133,6 +133,13 @@ REGISTRY: tuple[Experiment, ...] = (
     Experiment("norm-sigmoid-bce", SEED000_NET, "sigmoid", "bce", "norm", ADAM, EPOCHS, 100, seed=2),
     Experiment("norm-sigmoid-mse", SEED000_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100, seed=1),
     Experiment("norm-sigmoid-mse", SEED000_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100, seed=2),
+    # Fashion-MNIST, where grey pixels are the rule: the close comparison (BCE, MSE, CB) with three seeds each.
+    *(Experiment(f"fashion-norm-sigmoid-{loss}", SEED000_NET, "sigmoid", loss, "norm", ADAM, EPOCHS, 100, seed=seed,
+                 dataset="fashion-mnist") for loss in ("bce", "mse", "cb") for seed in (0, 1, 2)),
+    Experiment("fashion-norm-linear-mae", SEED000_NET, "linear", "mae", "norm", ADAM, EPOCHS, 100,
+               dataset="fashion-mnist"),
+    Experiment("fashion-norm-softmax-bce", SEED000_NET, "softmax", "bce", "norm", ADAM, EPOCHS, 100,
+               dataset="fashion-mnist"),
 )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import artifacts
 from .catalog import load_catalog
-from .data import MnistError, load_mnist
+from .data import DATASETS, DataError, load_dataset
 from .formats import format_table
 from .registry import REGISTRY, Experiment, model_names, select
 
@@ -32,7 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     seeds.add_argument("--seed", type=int, help="train with this seed instead of the registry's")
     seeds.add_argument("--seeds", type=int, metavar="K", help="train seeds 0..K-1 of every chosen model")
     p.add_argument("--out", type=Path, default=DEFAULT_MODELS_DIR, help="models folder (default: models/)")
-    p.add_argument("--data", help="MNIST file or folder (mnist.npz, or the four IDX .gz files)")
+    p.add_argument("--data", help="the dataset's file or folder (an .npz, or the four IDX .gz files), when every "
+                                  "chosen model trains on the same dataset")
     p.add_argument("--force", action="store_true", help="retrain models that are up to date")
     p.add_argument("--list", action="store_true", help="print the registry and exit")
     args = p.parse_args(argv)
@@ -104,18 +105,20 @@ def main(argv=None) -> int:
             print(f"{e.run_id}: up to date in {args.out} (use --force to retrain)")
     if not todo:
         return 0
+    names = list(dict.fromkeys(e.dataset for e in todo))
     try:
-        data = load_mnist(args.data)
-    except MnistError as e:
+        datasets = {name: load_dataset(name, args.data if len(names) == 1 else None) for name in names}
+    except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"MNIST from {data.source}")
+    for name, data in datasets.items():
+        print(f"{DATASETS[name].title} from {data.source}")
 
     from .training import train_all
 
     progress = Progress()
     try:
-        entries = train_all(todo, data, args.out, on_epoch=progress.epoch, on_start=progress.start)
+        entries = train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
     except artifacts.ArtifactError as e:
         progress.close()
         print(f"error: {e}", file=sys.stderr)
@@ -130,7 +133,7 @@ def main(argv=None) -> int:
     from .evaluate import write_results  # the dashboard reads these instead of computing them
 
     catalog = load_catalog(args.out)
-    write_results(catalog, data)
+    write_results(catalog, datasets)
     for problem in catalog.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 0

@@ -80,13 +80,17 @@ class EpochReport:
 
 
 def group_key(exp: Experiment):
-    return (exp.batch_size, exp.seed, exp.epochs)
+    return (exp.dataset, exp.batch_size, exp.seed, exp.epochs)
 
 
-def train_all(exps: list[Experiment], data: Dataset, models_dir: Path,
+def train_all(exps: list[Experiment], data: Dataset | dict[str, Dataset], models_dir: Path,
               on_epoch: Callable[[EpochReport], None] | None = None,
               on_start: Callable[[list[Experiment]], None] | None = None) -> list[dict]:
-    """Train `exps` (grouped to share compiled graphs), write their artifacts, return manifest entries."""
+    """Train `exps` (grouped to share compiled graphs), write their artifacts, return manifest entries.
+
+    `data`: the dataset every experiment trains on, or one per `Experiment.dataset` name.
+    """
+    datasets = data if isinstance(data, dict) else {e.dataset: data for e in exps}
     models_dir.mkdir(parents=True, exist_ok=True)
     artifacts.remove_stale_staging(models_dir)
     entries = []
@@ -94,7 +98,7 @@ def train_all(exps: list[Experiment], data: Dataset, models_dir: Path,
         members = list(members)
         if on_start:
             on_start(members)
-        entries += GroupTrainer(members, data).run(models_dir, on_epoch)
+        entries += GroupTrainer(members, datasets[members[0].dataset]).run(models_dir, on_epoch)
     return entries
 
 

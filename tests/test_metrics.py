@@ -133,3 +133,25 @@ def test_shape_mismatch_is_refused(pair):
     y, p = pair
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.per_image(y, p[:-1])
+
+
+def test_band_metrics_pool_the_grey_and_the_other_pixels():
+    """Independent: numpy masks and scipy's xlogy for the cross-entropy and entropy of each pixel."""
+    from scipy.special import xlogy
+
+    rng = np.random.default_rng(3)
+    y = rng.random((1500, 784)).astype(np.float32)
+    y[y < 0.4] = 0.0
+    y[y > 0.95] = 1.0
+    p = np.clip(y + rng.normal(0, 0.2, y.shape), 0, 1).astype(np.float32)
+    got = metrics.band_metrics(y, p)
+    eps = np.float32(1e-7)  # Keras clips in the predictions' own precision (float32 here)
+    y64, q = y.astype(np.float64), np.clip(p, eps, np.float32(1) - eps).astype(np.float64)
+    kl = -(xlogy(y64, q) + xlogy(1 - y64, 1 - q)) + (xlogy(y64, y64) + xlogy(1 - y64, 1 - y64))
+    grey = (y64 > 0.1) & (y64 < 0.9)
+    assert got["grey_fraction"] == pytest.approx(grey.mean())
+    assert got["mse_grey"] == pytest.approx(((p - y64) ** 2)[grey].mean(), rel=1e-9)
+    assert got["mse_rest"] == pytest.approx(((p - y64) ** 2)[~grey].mean(), rel=1e-9)
+    assert got["excess_bce_grey"] == pytest.approx(kl[grey].mean(), rel=1e-5)
+    assert got["excess_bce_rest"] == pytest.approx(kl[~grey].mean(), rel=1e-5)
+    assert np.isnan(metrics.band_metrics(np.zeros((3, 784)), np.zeros((3, 784)))["mse_grey"])

@@ -1,8 +1,9 @@
 """The dashboard's views: one module per tab, each `show(ctx)` over a `common.Context` of plain data."""
 
-from . import collapse, errors, latent, losses, questions, reconstructions, your_digit
+from . import collapse, errors, findings, latent, losses, questions, reconstructions, your_digit
 
 TABS = {
+    "Findings": findings.show,
     "Reconstructions": reconstructions.show,
     "Error maps": errors.show,
     "Weight collapse": collapse.show,

@@ -11,6 +11,7 @@ from ..diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..images import diverging_rgb, join, upscale
 from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
+from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
            "mean |w|")
@@ -72,7 +73,8 @@ def show(ctx: Context) -> None:
     show_table(verdicts, hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.3g")
                                 for k in ("correlation with input", "relative spread", "brightness ratio")})
-    st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix.")
+    st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix. "
+               + GLOSSARY_LINK)
 
     st.markdown("**Per layer, over epochs**")
     metric = st.selectbox("Quantity", METRICS, key="collapse_metric")

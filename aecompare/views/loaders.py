@@ -65,6 +65,11 @@ def _fresh_stored(models_dir: str) -> tuple[Results | None, str | None]:
     return read_only(stored.results), None
 
 
+def fresh_results(models_dir: str) -> Results | None:
+    """The stored results if they are fresh, else None (nothing is computed)."""
+    return _fresh_stored(models_dir)[0]
+
+
 def results_note(models_dir: str) -> str | None:
     """What to tell the visitor when the stored results cannot be used, naming the file and the command."""
     _, why = _fresh_stored(models_dir)

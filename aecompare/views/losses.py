@@ -10,6 +10,7 @@ from ..analysis import TABLE_COLUMNS, seed_summary
 from ..images import strip
 from ..records import curves_frame, probe_epochs, probe_outputs
 from .common import Context, chart_data, draw_chart, no_models_note, show_table
+from .legend import GLOSSARY_LINK
 
 
 def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
@@ -68,7 +69,8 @@ def show_evaluation(ctx: Context) -> None:
                "across losses). mse, mae, bce, excess_bce (BCE − entropy of the targets: the part a model can "
                "still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 pixels, the unit "
                "of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test images. "
-               "Click a column header to sort.")
+               "mse_grey / excess_bce_grey: the same over the mid-grey target pixels only (0.1 < y < 0.9). Click a "
+               "column header to sort. " + GLOSSARY_LINK)
     st.download_button("Download the table (CSV, all rows, with settings)", results.table.to_csv(index=False),
                        file_name="aecompare-evaluation.csv", mime="text/csv")
     show_seed_spread(shown)
@@ -85,7 +87,8 @@ def show_seed_spread(table: pd.DataFrame) -> None:
     rows = [{"name": r["name"], "seeds": int(r["n_seeds"]),
              **{m: f"{r[m]:.4g} ± {r[m + '_std']:.2g}" for m in metrics_shown}} for _, r in summary.iterrows()]
     show_table(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("Over the seeds committed for each model (sample standard deviation, ddof=1); same scale as above.")
+    st.caption("Over the seeds committed for each model (sample standard deviation, ddof=1); same scale as above. "
+               + GLOSSARY_LINK)
 
 
 def show(ctx: Context) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..diagnostics import LOW_INPUT_SPREAD, verdict
+from ..diagnostics import LOW_INPUT_SPREAD, output_statistics, verdict
 from ..losses import binary_entropy
 from ..records import probe_epochs, probe_outputs
 from .common import draw_chart
@@ -102,11 +102,13 @@ def _raw_bce_evidence(catalog, test_x: np.ndarray | None) -> dict:
     return out
 
 
-def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float | None) -> dict:
-    """A plain-language reading of one seed-002 run, computed from its per-epoch records."""
+def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float | None,
+                 stats: dict | None = None) -> dict:
+    """A plain-language reading of one seed-002 run, computed from its per-epoch records and (`stats`) the
+    `diagnostics.output_statistics` of its reconstructions of test images, which decide the verdict."""
     first, last = frame.iloc[0], frame.iloc[-1]
     ratio = float(last.first_layer_fro_norm / first.first_layer_fro_norm) if first.first_layer_fro_norm else math.nan
-    kind, why = verdict(diverged_epoch, float(last.output_spread), [])
+    kind, why = verdict(diverged_epoch, stats, []) if stats else ("not judged", "needs the test images")
     weights_zero = bool(ratio < WEIGHTS_ZERO_RATIO)
     text = [f"First-layer weights (784→{int(frame.attrs.get('first_units', 0)) or 'hidden'}): Frobenius norm "
             f"{first.first_layer_fro_norm:.3f} before training, {last.first_layer_fro_norm:.3f} after epoch "
@@ -125,6 +127,14 @@ def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float
             "val_mse_last": float(last.val_mse), "blob_mse": blob_mse, "loss": loss, "text": text}
 
 
+def _output_stats(run, test_x: np.ndarray | None) -> dict | None:
+    """`output_statistics` of the run's reconstructions of the first N_EVIDENCE_IMAGES test images."""
+    if test_x is None:
+        return None
+    x = test_x[:N_EVIDENCE_IMAGES]
+    return output_statistics(x, run.reconstruct(x))
+
+
 def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
     blob_mse = None
     if test_x is not None:
@@ -138,12 +148,14 @@ def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
                          "optimizer": f"{run.exp.optimizer.name} lr {run.exp.optimizer.learning_rate:g}",
                          "frame": f, "probes": run.probes,
                          "probe_targets": test_x[run.probes["index"]] if test_x is not None else None,
-                         "reading": s002_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse)})
+                         "reading": s002_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse,
+                                                 _output_stats(run, test_x))})
     contrast = []
     for name in ADAM_CONTRAST:
         for run in catalog.by_name(name)[:1]:
             f = history_frame(run)
-            kind, _ = verdict(run.history.get("diverged_epoch"), float(f.output_spread.iloc[-1]), [])
+            stats = _output_stats(run, test_x)
+            kind = verdict(run.history.get("diverged_epoch"), stats, [])[0] if stats else "not judged"
             contrast.append({"name": name, "arch": run.exp.arch.label, "optimizer": run.exp.optimizer.name,
                              "spread_last": float(f.output_spread.iloc[-1]), "val_mse_last": float(f.val_mse.iloc[-1]),
                              "kind": kind})

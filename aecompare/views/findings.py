@@ -1,0 +1,64 @@
+"""Findings: what the trained models answer, each with a picture and a link to the view that proves it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+import streamlit as st
+
+from ..explain import lit_pixel_counts
+from ..findings import Finding, figures_frame, findings
+from ..images import png_bytes, strip
+from ..records import probe_outputs
+from .common import Context, need_test_set
+
+PICTURE_ZOOM = 2
+
+
+def evidence_link(finding: Finding) -> str:
+    """A same-tab link to the dashboard with the finding's view state in the URL (a fresh page: the view
+    opens exactly as stated)."""
+    return (f'<a href="?{urlencode(finding.evidence)}" target="_self" data-testid="evidence-link" '
+            f'data-finding="{finding.key}">See the evidence →</a>')
+
+
+def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
+    """One digit per class: the inputs, then each illustrating model's reconstruction after its last epoch."""
+    runs = [ctx.catalog.by_name(n)[0] for n in finding.models if ctx.catalog.by_name(n)]
+    if not runs or ctx.x_test is None:
+        return None
+    index = runs[0].probes["index"][::2]  # the probe digits hold two per class
+    rows = [strip(ctx.x_test[index], PICTURE_ZOOM)]
+    rows += [strip(probe_outputs(r.probes)[::2], PICTURE_ZOOM, stretch=ctx.state.stretch) for r in runs]
+    image = np.concatenate([np.pad(r, ((0, 4), (0, 0)), constant_values=255) for r in rows])
+    caption = "rows: input, " + ", ".join(r.name for r in runs) + " (last epoch" + \
+        (", each stretched to its own range)" if ctx.state.stretch else ", clipped to 0-1)")
+    return image, caption
+
+
+def show(ctx: Context) -> None:
+    st.subheader("Findings")
+    st.caption("What the trained models answer to the three questions. Every figure below is read from the "
+               "evaluation results of the models in this folder, and every claim is checked on them: a claim the "
+               "models no longer support says so. Each links to the view that shows the evidence.")
+    if need_test_set(ctx):
+        return
+    results = ctx.results()
+    if results is None:
+        return
+    found = findings(results, float(lit_pixel_counts(ctx.x_test).mean()))
+    for finding in found:
+        with st.container(border=True):
+            mark = "" if finding.holds else " — not supported by these models"
+            st.markdown(f"**{finding.title}**{mark}")
+            text, image = st.columns([3, 2])
+            text.markdown(finding.statement)
+            text.html(evidence_link(finding))
+            drawn = picture(ctx, finding)
+            if drawn is not None:
+                image.image(drawn[0], caption=drawn[1])
+                image.download_button("PNG", png_bytes(drawn[0]), file_name=f"aecompare-finding-{finding.key}.png",
+                                      mime="image/png", key=f"finding_png_{finding.key}")
+    st.download_button("Download every finding's figures (CSV)", figures_frame(found).to_csv(index=False),
+                       file_name="aecompare-findings.csv", mime="text/csv")
