@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from aecompare.data import DATASETS
 from aecompare.digits import choose_digits
 from aecompare.views import TABS, legend, loaders, server, sidebar
 from aecompare.views.common import Context
@@ -27,15 +28,17 @@ def main() -> None:
     catalog = loaders.catalog(models_dir)
     for problem in catalog.problems:
         st.warning(problem, icon="⚠️")
-    test, test_error = loaders.test_set()
+    firsts = catalog.first_seeds()
+    datasets = dict.fromkeys(["mnist", *(r.exp.dataset for r in firsts)])
+    state = sidebar.render({d: {r.name: r.exp for r in firsts if r.exp.dataset == d} for d in datasets},
+                           {d: DATASETS[d].title for d in datasets if d in DATASETS})
+    legend.render(catalog, loaders.fresh_results(models_dir))
+    test, test_error = loaders.test_set(state.dataset)
     if test_error:
         st.error(test_error)
     note = loaders.results_note(models_dir)
     if note:
         st.warning(note, icon="⏳")
-
-    state = sidebar.render({r.name: r.exp for r in catalog.first_seeds()})
-    legend.render(catalog, loaders.fresh_results(models_dir))
     runs = [catalog.by_name(name)[0] for name in state.models]
     ranking = None
     if state.mode in ("worst", "best") and state.rank_model and test is not None:
@@ -43,9 +46,9 @@ def main() -> None:
                                                      "per_image_mse")
     indices = (choose_digits(state.mode, test.y, indices=state.indices, seed=state.seed, n=state.n,
                              per_image_error=ranking) if test is not None else [])
-    ctx = Context(models_dir, catalog, runs, test, loaders.test_x_unit(), indices, state)
+    ctx = Context(models_dir, catalog, runs, test, loaders.test_x_unit(state.dataset), indices, state)
     st.caption(f"{len(catalog.runs)} trained runs in {Path(models_dir).name}/; showing {len(runs)} model(s) and "
-               f"{len(indices)} test digit(s).")
+               f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
 
     for tab, show in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True):
         if tab.open:

@@ -204,12 +204,18 @@ def run_key(name: str, seed: int) -> str:
 @dataclass
 class Results:
     """Everything `analyse` derives: two tables and named arrays (keys "<name>/seed-<k>/<what>", see
-    `run_key`; shared ones: "test_labels", "tsne_index"). Plain data, written by `aecompare.results`."""
+    `run_key`; per dataset: "<dataset>/test_labels", "<dataset>/tsne_index"). Plain data, written by
+    `aecompare.results`."""
 
     table: pd.DataFrame  # columns COLUMNS
     per_class: pd.DataFrame  # name, seed, digit, mse, mae
     outputs: pd.DataFrame  # name, seed, and `diagnostics.output_statistics` of its test reconstructions
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def dataset_of(self, name: str) -> str:
+        """The dataset a model was evaluated on (its table rows say)."""
+        rows = self.table[(self.table["name"] == name) & (self.table["kind"] == "model")]
+        return str(rows["dataset"].iloc[0]) if len(rows) else "mnist"
 
     def output_stats(self, name: str, seed: int) -> dict | None:
         rows = self.outputs[(self.outputs["name"] == name) & (self.outputs["seed"] == seed)]
@@ -232,9 +238,10 @@ class Results:
         """Long frame (method "PCA" | "t-SNE", index, digit, x, y) of one run's projected test codes;
         empty if the run's codes were not finite or were not projected."""
         columns = ["method", "index", "digit", "x", "y"]
-        labels = self.arrays["test_labels"].astype(int)
+        dataset = self.dataset_of(name)
+        labels = self.arrays[f"{dataset}/test_labels"].astype(int)
         parts = []
-        tsne_index = self.arrays.get("tsne_index")
+        tsne_index = self.arrays.get(f"{dataset}/tsne_index")
         for method, what, index in (("PCA", "latent_pca", None), ("t-SNE", "latent_tsne", tsne_index)):
             xy = self.array(name, seed, what)
             if xy is None:
@@ -321,12 +328,13 @@ def _baseline_rows(pca, inputs: _Inputs, n_train: int, timer: Timer) -> list[dic
     row.update(note="the mean training image for every test image: what a collapsed model (blob) achieves")
     mean_image = pca.mean_.astype(np.float32)  # PCA's centre is the mean training image
     row.update(_metric_row(inputs.targets, np.broadcast_to(mean_image, y.shape), timer)[0])
-    return [*rows, row, *_published_rows()]
+    return [*rows, row]
 
 
-def _published_rows() -> list[dict]:
+def _published_rows(dataset: str) -> list[dict]:
+    """Hinton & Salakhutdinov's figures, for MNIST only."""
     rows = []
-    for name, sse in PUBLISHED_SSE:
+    for name, sse in PUBLISHED_SSE if dataset == "mnist" else ():
         row = _empty_row(name, "published")
         row.update(sse_per_image=sse, note=PUBLISHED_SOURCE)
         rows.append(row)
@@ -335,7 +343,8 @@ def _published_rows() -> list[dict]:
 
 def analyse(catalog, data: Dataset, timer: Timer | None = None, probe_train: int = PROBE_TRAIN,
             tsne_n: int = TSNE_N, test_x_unit: np.ndarray | None = None) -> Results:
-    """Every run of `catalog` (every seed) and the baselines over all test images of `data`.
+    """Every run of `catalog` trained on `data`'s dataset (every seed) and the baselines, over all its test
+    images (`analyse_datasets` does several datasets).
 
     Projections are made for each model's lowest seed (what the Latent tab shows), t-SNE of a fixed
     subsample of `tsne_n` test images (0: none). Without training images (`data.train_x` None or
@@ -358,17 +367,31 @@ def analyse(catalog, data: Dataset, timer: Timer | None = None, probe_train: int
                      np.asarray(data.train_y)[probe_idx] if has_train else np.zeros(0, int),
                      subsample(len(y), tsne_n) if tsne_n else np.zeros(0, int))
     rows, per_class, outputs = [], [], []
-    arrays = {"test_labels": np.asarray(data.test_y, np.uint8), "tsne_index": inputs.tsne_index}
+    arrays = {f"{data.name}/test_labels": np.asarray(data.test_y, np.uint8),
+              f"{data.name}/tsne_index": inputs.tsne_index}
     for name in catalog.names():
-        for i, run in enumerate(catalog.by_name(name)):
+        for i, run in enumerate(r for r in catalog.by_name(name) if r.exp.dataset == data.name):
             row, run_arrays, classes, stats = _analyse_run(run, inputs, project_codes=i == 0, timer=timer)
             rows.append(row)
             per_class.append(classes)
             outputs.append(stats)
             arrays.update({f"{run_key(run.name, run.seed)}/{k}": v for k, v in run_arrays.items()})
-    rows += _baseline_rows(pca, inputs, len(train_x), timer) if has_train else _published_rows()
+    baselines = _baseline_rows(pca, inputs, len(train_x), timer) if has_train else []
+    rows += [{**row, "dataset": data.name} for row in (*baselines, *_published_rows(data.name))]
     table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(TABLE_DTYPES)
     classes = (pd.concat(per_class, ignore_index=True)[["name", "seed", "digit", "mse", "mae"]] if per_class
                else pd.DataFrame(columns=["name", "seed", "digit", "mse", "mae"]))
     stats = pd.DataFrame(outputs, columns=OUTPUT_COLUMNS).astype({"name": "str", "seed": "int64"})
     return Results(table, classes, stats, arrays)
+
+
+def analyse_datasets(catalog, datasets: dict, **kwargs) -> Results:
+    """`analyse` for each dataset of `datasets` (name -> Dataset) that a run of `catalog` trains on (MNIST's
+    baselines and published rows always), merged into one `Results`."""
+    used = {r.exp.dataset for r in catalog.runs} | {"mnist"}
+    parts = [analyse(catalog, data, **kwargs) for name, data in datasets.items() if name in used]
+    return Results(pd.concat([p.table for p in parts], ignore_index=True).astype(TABLE_DTYPES),
+                   pd.concat([p.per_class for p in parts], ignore_index=True),
+                   pd.concat([p.outputs for p in parts], ignore_index=True),
+                   {k: v for p in parts for k, v in p.arrays.items()})
+

@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import metrics, results
-from .analysis import TABLE_COLUMNS, Results, analyse, seed_summary
+from .analysis import TABLE_COLUMNS, Results, analyse_datasets, seed_summary
 from .catalog import Catalog, load_catalog
-from .data import Dataset, MnistError, arrays_sha256, load_mnist
+from .data import Dataset, MnistError, arrays_sha256, load_dataset, load_test_set
 from .formats import format_cell, format_table, records, render
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -57,21 +57,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def write_results(catalog: Catalog, data: Dataset) -> Results:
-    """`analyse` every run of `catalog` over `data` and store the results next to the models, with the
-    fingerprint of what they were computed from (what `--write` and the end of training do)."""
-    computed = analyse(catalog, data)
-    fp = results.fingerprint(catalog, arrays_sha256(data.test_x, data.test_y),
-                             arrays_sha256(data.train_x, data.train_y))
+def write_results(catalog: Catalog, datasets: dict[str, Dataset]) -> Results:
+    """`analyse` every run of `catalog` over its dataset (`datasets`: name -> Dataset) and store the results
+    next to the models, with the fingerprint of what they were computed from (what `--write` and the end of
+    training do)."""
+    computed = analyse_datasets(catalog, datasets)
+    fp = results.fingerprint(catalog, {n: arrays_sha256(d.test_x, d.test_y) for n, d in datasets.items()},
+                             {n: arrays_sha256(d.train_x, d.train_y) for n, d in datasets.items()})
     folder = results.write(catalog.models_dir, computed, fp)
     print(f"wrote {results.relative(folder, catalog.models_dir)}", file=sys.stderr)
     return computed
 
 
+def needed_datasets(catalog: Catalog, data_path, have: dict[str, Dataset] | None = None) -> dict[str, Dataset]:
+    """Every dataset a run of `catalog` trains on, and MNIST (its baselines), loaded in full (training images:
+    the PCA baselines and the probes) unless in `have`; `data_path` is used when only one is needed."""
+    names = sorted({r.exp.dataset for r in catalog.runs} | {"mnist"})
+    have = have or {}
+    return {n: have[n] if n in have else load_dataset(n, data_path if len(names) == 1 else None, download=False)
+            for n in names}
+
+
 def compute(catalog: Catalog, data_path, write: bool) -> Results:
-    """`analyse` over the full dataset (training images: the PCA baseline and the probes), stored if `write`."""
-    data = load_mnist(data_path, download=False)
-    return write_results(catalog, data) if write else analyse(catalog, data)
+    """Every stored figure, computed afresh; also stored if `write`."""
+    datasets = needed_datasets(catalog, data_path)
+    return write_results(catalog, datasets) if write else analyse_datasets(catalog, datasets)
 
 
 def stored_or_computed(catalog: Catalog, data_path) -> Results:
@@ -83,8 +93,8 @@ def stored_or_computed(catalog: Catalog, data_path) -> Results:
     else:
         why = "no stored results" if stored is None else ""
     if stored is not None:
-        test = load_mnist(data_path, download=False)
-        reasons = stored.stale_reasons(results.fingerprint(catalog, arrays_sha256(test.test_x, test.test_y)))
+        tests = {n: load_test_set(n).sha256 for n in sorted({r.exp.dataset for r in catalog.runs} | {"mnist"})}
+        reasons = stored.stale_reasons(results.fingerprint(catalog, tests))
         if not reasons:
             shown = {r.name for r in catalog.runs}
             table = stored.results.table

@@ -53,8 +53,9 @@ def run_digest(entry: dict) -> str:
     return hashlib.sha256(json.dumps(entry.get("files", {}), sort_keys=True).encode()).hexdigest()
 
 
-def fingerprint(catalog, test_sha256: str, train_sha256: str | None = None) -> dict:
-    """What results computed now from `catalog` and these images would be computed from."""
+def fingerprint(catalog, test_sha256: dict[str, str], train_sha256: dict[str, str] | None = None) -> dict:
+    """What results computed now from `catalog` and these images (dataset name -> `data.arrays_sha256` of its
+    test or training images and labels) would be computed from."""
     return {"metrics_version": METRICS_VERSION, "test_images_sha256": test_sha256,
             "train_images_sha256": train_sha256,
             "runs": {f"{r.name}/seed-{r.seed}": run_digest(r.entry) for r in catalog.runs}}
@@ -135,8 +136,11 @@ class Stored:
         if self.fingerprint.get("metrics_version") != current["metrics_version"]:
             reasons.append(f"they were computed by metric code version {self.fingerprint.get('metrics_version')}, "
                            f"this is version {current['metrics_version']}")
-        if self.fingerprint.get("test_images_sha256") != current["test_images_sha256"]:
-            reasons.append("they were computed on other test images")
+        stored_tests = self.fingerprint.get("test_images_sha256")
+        stored_tests = stored_tests if isinstance(stored_tests, dict) else {}
+        other = [d for d, sha in current["test_images_sha256"].items() if stored_tests.get(d) != sha]
+        if other:
+            reasons.append(f"they were computed on other {', '.join(other)} test images")
         stored_runs = self.fingerprint.get("runs") or {}
         changed = [r for r, d in current["runs"].items() if r in stored_runs and stored_runs[r] != d]
         missing = [r for r in current["runs"] if r not in stored_runs]

@@ -130,10 +130,10 @@ def main(argv=None) -> int:
     progress.close()
     print()
     print(summary_table(entries))
-    from .evaluate import write_results  # the dashboard reads these instead of computing them
+    from .evaluate import needed_datasets, write_results  # the dashboard reads these instead of computing them
 
     catalog = load_catalog(args.out)
-    write_results(catalog, datasets)
+    write_results(catalog, needed_datasets(catalog, None, have=datasets))
     for problem in catalog.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 0

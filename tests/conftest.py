@@ -67,7 +67,7 @@ def tiny_models(tmp_path_factory, small_mnist, mnist) -> Path:
     out = tmp_path_factory.mktemp("tiny_models")
     train_all(tiny_experiments(epochs=2), small_mnist, out)
     # as `python -m aecompare.train` does after training: over the full MNIST, as the dashboard shows it
-    write_results(load_catalog(out), mnist)
+    write_results(load_catalog(out), {"mnist": mnist})
     return out
 
 

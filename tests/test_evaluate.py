@@ -153,7 +153,7 @@ def test_cli_reports_problems_and_still_prints_the_rest(tiny_models, small_mnist
     victim = catalog.runs[0]
     history = broken / victim.entry["path"] / "history.json"
     history.write_text(history.read_text() + " ")
-    monkeypatch.setattr(evaluate, "load_mnist", lambda path, download=False: small_mnist)
+    monkeypatch.setattr(evaluate, "load_dataset", lambda name, path=None, download=False: small_mnist)
     code = evaluate.main(["--models", str(broken), "--format", "csv"])
     captured = capsys.readouterr()
     assert code == 1
@@ -189,11 +189,12 @@ def test_projection_of_non_finite_codes_is_empty():
     assert analysis.project(codes, np.arange(10)) == {}
 
 
-def test_cli_per_model_prints_the_seed_summary(tiny_models, small_mnist, monkeypatch, capsys):
-    monkeypatch.setattr(evaluate, "load_mnist", lambda path, download=False: small_mnist)
+def test_cli_per_model_prints_the_seed_summary(tiny_models, capsys):
+    from aecompare import results
+
     assert evaluate.main(["--models", str(tiny_models), "--per-model", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    table = analysis.analyse(load_catalog(tiny_models), small_mnist, tsne_n=0).table
+    table = results.read(tiny_models).results.table  # fresh: the CLI prints the stored figures
     models = table[table.kind == "model"].set_index("name")
     assert [r["name"] for r in rows] == list(models.index.unique())
     for r in rows:  # the tiny models have one seed each: the mean is that seed's value, no spread

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aecompare.catalog import load_catalog
-from aecompare.views.questions import questions_evidence
+from aecompare.evidence import questions_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -19,12 +19,10 @@ def _app(models_dir: str, with_mnist: bool):
     import numpy as np  # noqa: F811 (the script runs on its own)
 
     from aecompare.catalog import load_catalog
-    from aecompare.views.questions import (
-        questions_evidence,
-        render_bce_autoencoder,
-        render_ce_vs_mse,
-        render_cross_entropy,
-    )
+    from aecompare.evidence import questions_evidence
+    from aecompare.views.q1_bce import render_bce_autoencoder
+    from aecompare.views.q2_cross_entropy import render_cross_entropy
+    from aecompare.views.q3_ce_vs_mse import render_ce_vs_mse
 
     test_x = None
     if with_mnist:
@@ -148,14 +146,14 @@ def test_evidence_from_committed_models_is_read_from_records():
 
 
 def _dashboard_tabs(models_dir: str):
-    """The dashboard's wiring: a Context-like object and the three show_* tab functions."""
-    from types import SimpleNamespace
-
+    """The dashboard's wiring: a Context without test images and the three question tabs' show functions."""
     from aecompare.catalog import load_catalog
-    from aecompare.views import questions
+    from aecompare.views import q1_bce, q2_cross_entropy, q3_ce_vs_mse
+    from aecompare.views.common import Context
+    from aecompare.views.state import ViewState
 
-    ctx = SimpleNamespace(models_dir=models_dir, catalog=load_catalog(models_dir), x_test=None)
-    for show in (questions.show_cross_entropy, questions.show_bce_autoencoder, questions.show_ce_vs_mse):
+    ctx = Context(models_dir, load_catalog(models_dir), [], None, None, [], ViewState())
+    for show in (q2_cross_entropy.show, q1_bce.show, q3_ce_vs_mse.show):
         show(ctx)
 
 

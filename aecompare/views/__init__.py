@@ -1,6 +1,17 @@
 """The dashboard's views: one module per tab, each `show(ctx)` over a `common.Context` of plain data."""
 
-from . import collapse, errors, findings, latent, losses, questions, reconstructions, your_digit
+from . import (
+    collapse,
+    errors,
+    findings,
+    latent,
+    losses,
+    q1_bce,
+    q2_cross_entropy,
+    q3_ce_vs_mse,
+    reconstructions,
+    your_digit,
+)
 
 TABS = {
     "Findings": findings.show,
@@ -10,7 +21,7 @@ TABS = {
     "Losses": losses.show,
     "Latent": latent.show,
     "Your digit": your_digit.show,
-    "Q1 · BCE in an autoencoder": questions.show_bce_autoencoder,
-    "Q2 · Cross-entropy explained": questions.show_cross_entropy,
-    "Q3 · CE vs MSE": questions.show_ce_vs_mse,
+    "Q1 · BCE in an autoencoder": q1_bce.show,
+    "Q2 · Cross-entropy explained": q2_cross_entropy.show,
+    "Q3 · CE vs MSE": q3_ce_vs_mse.show,
 }

@@ -116,3 +116,21 @@ def scale_note(run: Run, outputs_unit: np.ndarray) -> str:
     if run.exp.scale == "raw":
         return f"raw-scale outputs {own}, shown on the input's 0-255 display, clipped"
     return f"outputs {own} on 0-1, shown clipped to 0-1"
+
+
+def models_link(names, available=None) -> str:
+    """Markdown naming models, linked to the dashboard's selection `?models=a,b` when they exist."""
+    present = [n for n in names if available is None or n in available]
+    missing = [n for n in names if n not in present]
+    parts = []
+    if present:
+        parts.append(f"[{', '.join(present)}](?models={','.join(present)})")
+    if missing:
+        parts.append(f"{', '.join(missing)} (not in models/: train with `python -m aecompare.train "
+                     f"--only {' '.join(missing)}`)")
+    return "; ".join(parts)
+
+
+def evidence_part(evidence: dict | None, key: str, default):
+    """One part of `aecompare.evidence.questions_evidence`, or `default` when absent or empty."""
+    return (evidence or {}).get(key) or default

@@ -10,15 +10,17 @@ The app never trains and, while the stored results are fresh, never runs the tes
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from .. import results as stored_results
-from ..analysis import Results, analyse
+from ..analysis import Results, analyse_datasets
 from ..catalog import Catalog, load_catalog
-from ..data import Dataset, MnistError, TestSet, load_mnist, load_test_set, unit_images
+from ..data import DataError, Dataset, TestSet, load_dataset, load_test_set, unit_images
+from ..evidence import questions_evidence
 from .server import read_only, serialise_heavy
 
 
@@ -29,26 +31,32 @@ def catalog(models_dir: str) -> Catalog:
 
 
 @st.cache_resource(show_spinner="Loading the test images ...")
-def test_set() -> tuple[TestSet | None, str | None]:
-    """(the test set, None) or (None, why it could not be loaded): the page shows the message, never a traceback."""
+def test_set(dataset: str = "mnist") -> tuple[TestSet | None, str | None]:
+    """(the dataset's committed test set, None) or (None, why it could not be loaded): the page shows the
+    message, never a traceback."""
     try:
-        return read_only(load_test_set()), None
-    except MnistError as e:
+        return read_only(load_test_set(dataset)), None
+    except DataError as e:
         return None, str(e)
 
 
 @st.cache_resource(show_spinner=False)
-def test_x_unit() -> np.ndarray | None:
-    """The test images as float32 (n, 784) on [0, 1] (31 MB, shared)."""
-    test, _ = test_set()
+def test_x_unit(dataset: str = "mnist") -> np.ndarray | None:
+    """A dataset's test images as float32 (n, 784) on [0, 1] (31 MB, shared)."""
+    test, _ = test_set(dataset)
     return None if test is None else read_only(unit_images(test.x))
+
+
+def _datasets(models_dir: str) -> list[str]:
+    """The datasets the runs train on, and MNIST (its baselines are in every table)."""
+    return sorted({r.exp.dataset for r in catalog(models_dir).runs} | {"mnist"})
 
 
 @st.cache_resource(show_spinner=False)
 def _fresh_stored(models_dir: str) -> tuple[Results | None, str | None]:
     """The stored results if they match the models and test images now loaded, else (None, why not)."""
-    test, _ = test_set()
-    if test is None:
+    tests = {d: test_set(d)[0] for d in _datasets(models_dir)}
+    if any(t is None for t in tests.values()):
         return None, None  # the test set's own message says it all
     where = str(Path(models_dir).name)
     try:
@@ -57,7 +65,7 @@ def _fresh_stored(models_dir: str) -> tuple[Results | None, str | None]:
         return None, str(e).replace(str(Path(models_dir)), where)
     if stored is None:
         return None, f"{where}/ holds no stored results"
-    current = stored_results.fingerprint(catalog(models_dir), test.sha256)
+    current = stored_results.fingerprint(catalog(models_dir), {d: t.sha256 for d, t in tests.items()})
     reasons = stored.stale_reasons(current)
     if reasons:
         return None, f"the stored results in {stored_results.relative(stored.path, Path(models_dir))} are stale: " + \
@@ -88,13 +96,24 @@ def results(models_dir: str) -> Results | None:
 @st.cache_resource(show_spinner="Computing every model's test-set figures (no fresh stored results) ...")
 @serialise_heavy
 def _live_results(models_dir: str) -> Results | None:
-    """`analysis.analyse` here and now: with the training images where they are installed (baselines and
-    probes), else over the test images alone."""
-    test, _ = test_set()
-    if test is None:
-        return None
-    try:
-        data = load_mnist(download=False)
-    except MnistError:
-        data = Dataset(None, None, test.x, test.y, source=f"committed {test.name} test set", name=test.name)
-    return read_only(analyse(catalog(models_dir), data, tsne_n=0, test_x_unit=test_x_unit()))
+    """`analysis.analyse_datasets` here and now: with the training images where they are installed (baselines
+    and probes), else over the committed test images alone."""
+    datasets = {}
+    for name in _datasets(models_dir):
+        test, _ = test_set(name)
+        if test is None:
+            return None
+        try:
+            datasets[name] = load_dataset(name, download=False)
+        except DataError:
+            datasets[name] = Dataset(None, None, test.x, test.y, source=f"committed {name} test set", name=name)
+    return read_only(analyse_datasets(catalog(models_dir), datasets, tsne_n=0))
+
+
+@st.cache_resource(show_spinner="Reading the models' records for the three questions ...")
+@serialise_heavy
+def question_evidence(models_dir: str, dataset: str = "mnist") -> dict:
+    """`evidence.questions_evidence` of the folder's runs on one dataset's test images, once per process."""
+    runs = catalog(models_dir)
+    return read_only(questions_evidence(replace(runs, runs=[r for r in runs.runs if r.exp.dataset == dataset]),
+                                        test_x_unit(dataset)))

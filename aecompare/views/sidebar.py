@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from . import state as vs
 
-URL_KEYS = ("models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch")
+URL_KEYS = ("dataset", "models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch")
 OWN_CHOICE = "(the models listed below)"
 
 
@@ -27,10 +25,14 @@ def matching_group(groups: dict[str, list[str]], chosen: list[str]) -> str:
     return next((label for label, names in groups.items() if set(names) == set(chosen)), OWN_CHOICE)
 
 
-def _init_from_url(known: list[str]) -> None:
-    s, warnings = vs.parse_query(st.query_params.to_dict(), known)
+def _init_from_url(datasets: dict[str, dict]) -> None:
+    params = st.query_params.to_dict()
+    dataset, warnings = vs.parse_dataset(params, list(datasets))
+    known = list(datasets.get(dataset, {}))
+    s, more = vs.parse_query(params, known)
     ss = st.session_state
-    ss["url_warnings"] = warnings
+    ss["url_warnings"] = warnings + more
+    ss["sel_dataset"] = dataset
     ss["sel_models"] = list(known if s.models is None else s.models)
     ss["sel_mode"] = s.mode
     ss["sel_idx"] = ", ".join(map(str, s.indices))
@@ -46,17 +48,24 @@ def _max_n(mode: str) -> int:
     return vs.MAX_PER_CLASS if mode == "per_class" else vs.MAX_N
 
 
-def render(exps: dict) -> vs.ViewState:
-    """Draw the sidebar; `exps`: model name -> Experiment (catalog order). Returns the chosen state."""
-    known = list(exps)
+def _pick_dataset(datasets: dict[str, dict], titles: dict[str, str]) -> str:
+    """The dataset whose models are compared (only shown when there is a choice); a change selects all its models."""
     ss = st.session_state
-    if not ss.get("url_loaded"):
-        _init_from_url(known)
-    for w in ss.get("url_warnings", []):
-        st.warning(w)
 
-    sb = st.sidebar
-    sb.header("Compare")
+    def all_of_it():
+        ss["sel_models"] = list(datasets[ss["sel_dataset"]])
+        ss["sel_rank"] = next(iter(datasets[ss["sel_dataset"]]), None)
+
+    if len(datasets) > 1:
+        st.sidebar.radio("Dataset", list(datasets), key="sel_dataset", format_func=lambda d: titles.get(d, d),
+                         horizontal=True, on_change=all_of_it,
+                         help="Every tab shows the models trained on this dataset, on its test images.")
+    return ss["sel_dataset"]
+
+
+def _pick_models(exps: dict) -> None:
+    """The quick picks and the model list."""
+    ss, sb = st.session_state, st.sidebar
     groups = _groups(exps)
 
     def pick_group():
@@ -66,21 +75,27 @@ def render(exps: dict) -> vs.ViewState:
     def name_group():
         ss["sel_group"] = matching_group(groups, ss["sel_models"])
 
+    ss["sel_models"] = [n for n in ss["sel_models"] if n in exps]
     if ss.get("sel_group") not in (OWN_CHOICE, *groups):  # first run, or the groups changed
         name_group()
     sb.selectbox("Quick pick", [OWN_CHOICE, *groups], key="sel_group", on_change=pick_group,
                  help="Choose a group of models; edit the list below freely.")
-    sb.multiselect("Models", known, key="sel_models", on_change=name_group,
-                   help="Every tab shows these models, in the registry's order (raw, normalised, seed 002).")
+    sb.multiselect("Models", list(exps), key="sel_models", on_change=name_group,
+                   help="Every tab shows these models, in the registry's order (raw, normalised, seed 002). "
+                        "What each one is: 'The models' below.")
 
+
+def _pick_digits(known: list[str]) -> tuple[str, tuple[int, ...]]:
+    """How test digits are chosen; returns the mode and the typed indices (the default ones otherwise)."""
+    ss, sb = st.session_state, st.sidebar
     sb.subheader("Digits (test set)")
     mode = sb.selectbox("Choose digits by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
     ss["sel_n"] = min(max(1, int(ss.get("sel_n", 1))), _max_n(mode))
     indices = vs.ViewState().indices
     if mode == "typed":
-        text = sb.text_input("Test indices (0-9999, comma separated)", key="sel_idx")
         problems: list[str] = []
-        parsed = vs.parse_indices(text, problems, "Test indices")
+        parsed = vs.parse_indices(sb.text_input("Test indices (0-9999, comma separated)", key="sel_idx"),
+                                  problems, "Test indices")
         for p in problems:
             sb.warning(p)
         indices = parsed or indices
@@ -95,20 +110,32 @@ def render(exps: dict) -> vs.ViewState:
                 ss["sel_rank"] = known[0]
             sb.selectbox("Ranked by the error (MSE on [0,1]) of", known, key="sel_rank")
         sb.slider("k", 1, vs.MAX_N, key="sel_n")
+    return mode, indices
 
-    sb.subheader("Display")
-    sb.select_slider("Pixel size (nearest-neighbour zoom)", vs.ZOOMS, key="sel_zoom")
-    sb.checkbox("Stretch each output to its own range", key="sel_stretch",
-                help="Off: every image on the same 0-1 (0-255) display, clipped. On: each output's own "
-                     "min..max mapped to black..white (shows the shape of tiny softmax outputs).")
 
-    chosen = tuple(n for n in known if n in ss["sel_models"])
+def render(datasets: dict[str, dict], titles: dict[str, str]) -> vs.ViewState:
+    """Draw the sidebar; `datasets`: dataset -> {model name -> Experiment} (catalog order), `titles`: dataset ->
+    its name for people. Returns the chosen state."""
+    ss = st.session_state
+    if not ss.get("url_loaded"):
+        _init_from_url(datasets)
+    for w in ss.get("url_warnings", []):
+        st.warning(w)
+    st.sidebar.header("Compare")
+    dataset = _pick_dataset(datasets, titles)
+    exps = datasets.get(dataset, {})
+    _pick_models(exps)
+    mode, indices = _pick_digits(list(exps))
+    st.sidebar.subheader("Display")
+    st.sidebar.select_slider("Pixel size (nearest-neighbour zoom)", vs.ZOOMS, key="sel_zoom")
+    st.sidebar.checkbox("Stretch each output to its own range", key="sel_stretch",
+                        help="Off: every image on the same 0-1 (0-255) display, clipped. On: each output's own "
+                             "min..max mapped to black..white (shows the shape of tiny softmax outputs).")
+    chosen = tuple(n for n in exps if n in ss["sel_models"])
     s = vs.ViewState(models=chosen, mode=mode, indices=indices, seed=int(ss["sel_seed"]), n=int(ss["sel_n"]),
                      rank_model=ss.get("sel_rank") if mode in ("worst", "best") else None,
-                     zoom=int(ss["sel_zoom"]), stretch=bool(ss["sel_stretch"]))
-    if mode != "typed":
-        s = replace(s, indices=vs.ViewState().indices)
-    write_url(s, known)
+                     zoom=int(ss["sel_zoom"]), stretch=bool(ss["sel_stretch"]), dataset=dataset)
+    write_url(s, list(exps))
     return s
 
 

@@ -39,6 +39,17 @@ class ViewState:
     rank_model: str | None = None
     zoom: int = 3
     stretch: bool = False
+    dataset: str = "mnist"
+
+
+def parse_dataset(params: dict, known_datasets: list[str]) -> tuple[str, list[str]]:
+    """The dataset= value if it names one of `known_datasets`, else the first (MNIST) and a warning."""
+    raw = params.get("dataset")
+    raw = raw[-1] if isinstance(raw, (list, tuple)) and raw else raw
+    default = known_datasets[0] if known_datasets else ViewState.dataset
+    if raw is None or raw in known_datasets:
+        return raw or default, []
+    return default, [f"URL: dataset={_quote(raw)} is not one of {', '.join(known_datasets)}; showing {default}."]
 
 
 def _quote(text, limit: int = 40) -> str:
@@ -159,6 +170,8 @@ def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[
 def to_query(s: ViewState, known_models: list[str]) -> dict[str, str]:
     """The query parameters for a state; defaults are left out to keep links short."""
     q: dict[str, str] = {}
+    if s.dataset != ViewState.dataset:
+        q["dataset"] = s.dataset
     if s.models is not None and list(s.models) != list(known_models):
         q["models"] = ",".join(s.models) if s.models else NONE
     d = ViewState()

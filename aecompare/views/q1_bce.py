@@ -1,0 +1,156 @@
+"""Q1 · BCE in an autoencoder (seed 000): BCE's minimum at p = y, the softmax's 1/k ceiling, raw targets."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from .. import evidence as ev
+from .. import explain as ex
+from ..diagnostics import LOW_INPUT_SPREAD
+from ..images import strip
+from .common import draw_chart, evidence_part, models_link
+from .loaders import question_evidence
+
+
+def render_bce_autoencoder(evidence: dict | None) -> None:
+    """Seed 000: BCE's minimum at p = y (value H(y)); softmax's 1/k ceiling; raw 0-255 targets' missing floor."""
+    available = evidence_part(evidence, "available", [])
+    st.subheader("Binary cross-entropy in an autoencoder")
+    st.caption("Seed 000: 784-128-64-28-64-128-784, ReLU, softmax output, binary_crossentropy, on raw MNIST. "
+               "Losses in nats per pixel.")
+
+    st.markdown("#### BCE for one pixel: minimum at p = y, equal to the entropy H(y)")
+    y = st.slider("Target pixel value y", 0.0, 1.0, 0.3, 0.01, key="q000_y")
+    p = np.linspace(0.005, 0.995, 397)
+    p_star, h = ex.bce_minimum(y)
+    curve = pd.DataFrame({"p": p, "BCE (nats)": ex.bce_curve(y, p),
+                          "dBCE/dp": np.clip(ex.bce_derivative(y, p), -20, 20)})
+    base = alt.Chart(curve).encode(x=alt.X("p:Q", title="prediction p"))
+    loss_line = base.mark_line().encode(y=alt.Y("BCE (nats):Q"), tooltip=[
+        alt.Tooltip("p:Q", format=".3f"), alt.Tooltip("BCE (nats):Q", format=".4f")])
+    minimum = alt.Chart(pd.DataFrame({"p": [p_star], "BCE (nats)": [h]})).mark_point(
+        size=120, filled=True, color="red").encode(x="p:Q", y="BCE (nats):Q", tooltip=[
+            alt.Tooltip("p:Q", title="minimum at p = y", format=".3f"),
+            alt.Tooltip("BCE (nats):Q", title="H(y), nats", format=".4f")])
+    deriv = base.mark_line(color="orange").encode(y=alt.Y("dBCE/dp:Q", title="dBCE/dp (clipped to ±20)"), tooltip=[
+        alt.Tooltip("p:Q", format=".3f"), alt.Tooltip("dBCE/dp:Q", format=".3f")])
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(y="zero:Q")
+    c1, c2 = st.columns(2)
+    draw_chart(c1, loss_line + minimum, width="stretch")
+    c1.caption(f"BCE = −y log p − (1−y) log(1−p) for y = {y:.2f}; red: the minimum at p = y, value "
+               f"H(y) = {h:.4f} nats ({ex.to_bits(h):.4f} bits), zero only for y = 0 or 1.")
+    draw_chart(c2, deriv + zero, width="stretch")
+    c2.caption("Its derivative −y/p + (1−y)/(1−p): negative below p = y, positive above, zero exactly at p = y.")
+
+    _softmax_section(evidence, available)
+    _raw_section(evidence, available)
+
+
+def _softmax_section(evidence: dict | None, available: list[str]) -> None:
+    st.markdown("#### Softmax over 784 pixels: outputs that sum to 1")
+    ceiling = (evidence or {}).get("ceiling")
+    if ceiling and ceiling.get("n_images"):
+        st.markdown(f"A softmax makes all 784 outputs sum to 1, so over the k lit pixels of a digit the average "
+                    f"output is at most 1/k. In {ceiling['n_images']} test digits, k (pixels > "
+                    f"{ceiling['threshold']}) runs from {ceiling['k_min']} to {ceiling['k_max']}, median "
+                    f"{ceiling['k_median']:.0f}: a lit pixel can average at most **1/{ceiling['k_median']:.0f} ≈ "
+                    f"{ceiling['ceiling_at_median']:.4f}** where the target is about 1.")
+    else:
+        st.markdown("A softmax makes all 784 outputs sum to 1, so over the k lit pixels of a digit the average "
+                    "output is at most 1/k (MNIST is not loaded here, so k is not counted).")
+    softmax = evidence_part(evidence, "softmax", [])
+    if not softmax:
+        st.info("No softmax model in models/ — " + models_link(ev.SOFTMAX_MODELS, available))
+    per_image = [s["per_image"] for s in softmax if s.get("per_image") is not None]
+    for s in softmax:
+        st.markdown(f"**{s['name']}** ({s['scale']} targets): outputs on the [0, 1] scale range "
+                    f"{s['output_min']:.2e}–{s['output_max']:.2e}, summing to {s['output_sum_mean']:.4f} per image "
+                    f"(final validation BCE {s['final_val_loss']:.4g} nats per pixel, on its own scale).")
+        rows = [strip(s["probe_outputs"][:10], 1, False), strip(s["probe_outputs"][:10], 1, True)]
+        if s.get("probe_targets") is not None:
+            rows.insert(0, strip(s["probe_targets"][:10], 1, False))
+        st.image(np.concatenate(rows, axis=0), clamp=True, width="stretch")
+        st.caption(("Rows: test digits; " if len(rows) == 3 else "Rows: ") + "the model's reconstructions after the "
+                   "last epoch on the true [0, 1] scale (black: every output is tiny); the same reconstructions "
+                   "stretched to each image's own min–max (the shape is there, the brightness cannot be).")
+    if per_image:
+        df = pd.concat(per_image, ignore_index=True)
+        df = df[df.lit_pixels > 0]
+        pts = alt.Chart(df).mark_circle(size=14, opacity=0.5).encode(
+            x=alt.X("lit_pixels:Q", title="lit pixels k in the digit"),
+            y=alt.Y("mean_output_on_lit_pixels:Q", scale=alt.Scale(type="log"),
+                    title="mean output on lit pixels ([0, 1] scale, log)"),
+            color="model:N", tooltip=["model", "lit_pixels", alt.Tooltip("mean_output_on_lit_pixels:Q", format=".2e"),
+                                      alt.Tooltip("max_output:Q", format=".2e"),
+                                      alt.Tooltip("output_sum:Q", format=".4f")])
+        line = alt.Chart(df).mark_line(color="black", strokeDash=[4, 4]).encode(
+            x="lit_pixels:Q", y="ceiling_1_over_k:Q", detail="model:N")
+        draw_chart(st, pts + line, width="stretch")
+        st.caption("Each dot is a test digit: the model's mean output over its lit pixels (target ≈ 1). Dashed: the "
+                   "ceiling 1/k (divided by 255 for the raw model, whose outputs are shown on the [0, 1] scale).")
+    st.markdown("Models: " + models_link(ev.SOFTMAX_MODELS, available) + ". Compare "
+                + models_link(("norm-sigmoid-bce",), available) + " (sigmoid output, normalised pixels).")
+
+
+def _raw_section(evidence: dict | None, available: list[str]) -> None:
+    st.markdown("#### Raw 0–255 targets: BCE has no lower bound")
+    y_raw = st.select_slider("Raw target y", options=[2, 10, 50, 128, 255], value=255, key="q000_yraw")
+    exps = np.linspace(1, 12, 111)
+    ps = 1 - 10.0 ** -exps
+    floor = float(ex.bce_clipped_floor(y_raw))
+    raw = pd.DataFrame({"-log10(1-p)": exps, "p": ps, "BCE (nats)": ex.raw_bce_curve(y_raw, ps)})
+    raw_chart = alt.Chart(raw).mark_line().encode(
+        x=alt.X("-log10(1-p):Q", title="−log₁₀(1 − p): p → 1 to the right"), y=alt.Y("BCE (nats):Q"),
+        tooltip=[alt.Tooltip("p:Q", format=".12f"), alt.Tooltip("BCE (nats):Q", format=".1f")])
+    floor_rule = alt.Chart(pd.DataFrame({"floor": [floor]})).mark_rule(color="red", strokeDash=[4, 4]).encode(
+        y=alt.Y("floor:Q", title="BCE (nats)"),
+        tooltip=[alt.Tooltip("floor:Q", title="Keras clip floor (nats)", format=".1f")])
+    c1, c2 = st.columns(2)
+    draw_chart(c1, raw_chart + floor_rule, width="stretch")
+    c1.caption(f"Unclipped BCE for y = {y_raw}: the derivative −y/p + (1−y)/(1−p) is negative everywhere on (0, 1), "
+               f"so the loss falls without limit as p → 1. Red: where Keras' clipping of p to 1 − 1e-7 (float32) "
+               f"stops it, {floor:.1f} nats per pixel.")
+    raw_ev = evidence_part(evidence, "raw_bce", {})
+    curves = raw_ev.get("curves") if isinstance(raw_ev.get("curves"), pd.DataFrame) else pd.DataFrame()
+    if curves.empty:
+        c2.info("No raw model in models/ — " + models_link(ev.RAW_BCE_MODELS, available))
+    else:
+        bce_curves = curves[curves.loss == "bce"].melt(
+            id_vars=["model", "epoch"], value_vars=["train_loss", "val_loss"], var_name="split",
+            value_name="bce").dropna()
+        layers = [alt.Chart(bce_curves).mark_line(point=True).encode(
+            x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y("bce:Q", title="BCE (nats per pixel)"),
+            color="model:N", strokeDash="split:N",
+            tooltip=["model", "split", "epoch", alt.Tooltip("bce:Q", format=".2f")])]
+        if raw_ev.get("floor") is not None:
+            layers.append(alt.Chart(pd.DataFrame({"floor": [raw_ev["floor"]]})).mark_rule(
+                color="red", strokeDash=[4, 4]).encode(y=alt.Y("floor:Q", title="BCE (nats per pixel)"), tooltip=[
+                    alt.Tooltip("floor:Q", title="lowest clipped BCE on these targets", format=".1f")]))
+        draw_chart(c2, alt.layer(*layers), width="stretch")
+        cap = "The raw BCE models' recorded training and validation loss per epoch (their own 0–255 scale)."
+        if raw_ev.get("floor") is not None:
+            cap += (f" Red: the lowest BCE Keras' clipping allows on {raw_ev['floor_images']} test digits "
+                    f"(mean target {raw_ev['mean_target']:.1f}): {raw_ev['floor']:.1f} nats per pixel — a negative "
+                    "'loss' that rewards pushing every output to the clip, not reconstructing.")
+        c2.caption(cap)
+        last = curves.sort_values("epoch").groupby("model").tail(1)
+        st.dataframe(last[["model", "activation", "loss", "epoch", "val_loss", "output_spread", "diverged_epoch"]],
+                     hide_index=True, column_config={
+                         "output_spread": st.column_config.NumberColumn(format="%.2e"),
+                         "val_loss": st.column_config.NumberColumn(format="%.2f")})
+        st.caption("Each raw model after its last epoch: validation loss on its own scale, output spread "
+                   f"(std of outputs across digits / std of inputs; below {LOW_INPUT_SPREAD} the outputs vary far "
+                   "less than the inputs).")
+    st.markdown("Models: " + models_link(ev.RAW_BCE_MODELS + ev.RAW_OTHER_MODELS, available) + "; the fix, normalised: "
+                + models_link(("norm-sigmoid-bce", "norm-sigmoid-mse", "norm-linear-mae"), available) + ".")
+
+
+def show(ctx) -> None:
+    """The tab: the question's math and models, then the continuous Bernoulli."""
+    from . import continuous_bernoulli
+
+    render_bce_autoencoder(question_evidence(ctx.models_dir, ctx.state.dataset))
+    continuous_bernoulli.show(ctx)

@@ -1,0 +1,103 @@
+"""Q3 · CE vs MSE (seed 002): shifted BCE, MSE and MAE around a target; seed 002's net under SGD and Adam."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from .. import evidence as ev
+from .. import explain as ex
+from ..diagnostics import LOW_INPUT_SPREAD
+from ..images import strip
+from ..losses import binary_entropy
+from ..records import probe_epochs, probe_outputs
+from .common import draw_chart, evidence_part, models_link
+from .loaders import question_evidence
+
+
+def render_ce_vs_mse(evidence: dict | None) -> None:
+    """Seed 002: shifted BCE vs MSE vs MAE around a target, beside the seed-002 models trained with plain SGD."""
+    available = evidence_part(evidence, "available", [])
+    st.subheader("Cross-entropy against MSE around a target")
+    st.caption("Seed 002: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the output "
+               "was always a blob' and the first-layer weights went to zero; MSE worked.")
+    target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q002_target")
+    p = np.linspace(0.01, 0.99, 197)
+    curves = pd.DataFrame({"p": p, "BCE − H(y) (nats)": ex.shifted_bce(target, p),
+                           "MSE": ex.squared_error(target, p), "MAE": ex.absolute_error(target, p)})
+    long = curves.melt(id_vars="p", var_name="loss", value_name="value")
+    left, right = max(target - 0.1, 0.01), min(target + 0.1, 0.99)
+    marks = pd.DataFrame(ex.loss_table(target, [left, right])).rename(columns={
+        "shifted_bce": "BCE − H(y) (nats)", "mse": "MSE", "mae": "MAE"})
+    marks_long = marks.melt(id_vars="prediction", var_name="loss", value_name="value").rename(
+        columns={"prediction": "p"})
+    chart = alt.Chart(long).mark_line().encode(
+        x=alt.X("p:Q", title="prediction p"), y=alt.Y("value:Q", title="loss (minimum 0)"), color="loss:N",
+        tooltip=["loss", alt.Tooltip("p:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
+    pts = alt.Chart(marks_long).mark_point(size=90, filled=True).encode(
+        x="p:Q", y="value:Q", color="loss:N", tooltip=["loss", alt.Tooltip("p:Q", format=".2f"),
+                                                       alt.Tooltip("value:Q", format=".4f")])
+    rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(strokeDash=[4, 4]).encode(x="target:Q")
+    c1, c2 = st.columns([3, 2])
+    draw_chart(c1, chart + pts + rule, width="stretch")
+    c1.caption(f"Per-pixel losses for target {target:.2f}: BCE shifted down by its minimum H(y) = "
+               f"{float(binary_entropy(target)):.4f} nats (what is left is the KL divergence), squared error and "
+               "absolute error (pixel units). Dots: one step of 0.1 either side.")
+    c2.dataframe(marks.set_index("prediction").T.rename(columns=lambda v: f"p = {v:.2f}"), column_config={
+        c: st.column_config.NumberColumn(format="%.4f") for c in (f"p = {left:.2f}", f"p = {right:.2f}")})
+    b_left, b_right = marks["BCE − H(y) (nats)"]
+    worse = "above" if b_right > b_left else "below"
+    c2.markdown(f"Shifted BCE at {right:.2f} is **{b_right / b_left:.2f}×** its value at {left:.2f}: being "
+                f"{worse} the target costs more, while MSE and MAE give both sides the same value.")
+
+    _s002_models(evidence, available)
+
+
+def _s002_models(evidence: dict | None, available: list[str]) -> None:
+    st.markdown("#### The seed-002 models (plain SGD, lr 0.1)")
+    s002 = evidence_part(evidence, "s002", {})
+    runs = s002.get("runs") or []
+    if not runs:
+        st.info("No seed-002 model in models/ — " + models_link(ev.S002_MODELS, available))
+    else:
+        frame = pd.concat([r["frame"] for r in runs], ignore_index=True)
+        metric_names = {"output_spread": "output spread (1 = follows input)",
+                        "first_layer_fro_norm": "first-layer weight norm ‖W₁‖_F"}
+        cols = st.columns(2)
+        for col, (metric, title) in zip(cols, metric_names.items(), strict=True):
+            ch = alt.Chart(frame).mark_line(point=True).encode(
+                x=alt.X("epoch:Q", title="epoch (0 = before training)"),
+                y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
+                color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
+                                          alt.Tooltip("val_mse:Q", format=".4f")])
+            if metric == "output_spread":
+                ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
+                    color="red", strokeDash=[4, 4]).encode(y="b:Q")
+            draw_chart(col, ch, width="stretch")
+        cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
+                        f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the outputs vary far less "
+                        "than the inputs (a blob's sign).")
+        cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
+                        "matrix would fall to the axis.")
+        max_epoch = int(frame.epoch.max())
+        epoch = st.slider("Reconstructions after epoch", 0, max_epoch, max_epoch, key="q002_epoch")
+        for r in runs:
+            st.markdown(f"**{r['name']}** ({r['loss']}, {r['optimizer']})")
+            outputs = probe_outputs(r["probes"], min(epoch, probe_epochs(r["probes"]) - 1))
+            rows = [strip(outputs[:10], 1, False)]
+            if r.get("probe_targets") is not None:
+                rows.insert(0, strip(r["probe_targets"][:10], 1, False))
+            st.image(np.concatenate(rows, axis=0), clamp=True, width="stretch")
+            st.caption(("Top: test digits; bottom: " if len(rows) == 2 else "")
+                       + f"reconstructions after epoch {epoch}, on the true [0, 1] scale (not stretched).")
+            for line in r["reading"]["text"]:
+                st.markdown("- " + line)
+        st.markdown("**Reading.** " + ev.s002_summary(runs, s002.get("contrast") or []))
+    st.markdown("Models: " + models_link(ev.S002_MODELS, available) + "; the same losses with Adam: "
+                + models_link(ev.ADAM_CONTRAST, available) + ".")
+
+
+def show(ctx) -> None:
+    render_ce_vs_mse(question_evidence(ctx.models_dir, ctx.state.dataset))
