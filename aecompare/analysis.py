@@ -42,13 +42,13 @@ METRICS_VERSION = 3
 
 SETTINGS = tuple(k for k in REGISTRY[0].settings() if k not in ("name", "seed"))
 OWN_LOSS = ("own_loss_last", "own_loss_best", "best_epoch")
-COLUMNS = ("name", "kind", "seed", *SETTINGS, *OWN_LOSS, *metrics.METRICS, "probe_accuracy", *metrics.BAND_METRICS,
-           "note")
-TABLE_COLUMNS = ("name", "kind", "seed", "loss", "scale", "own_loss_last", "own_loss_best", "best_epoch",
+COLUMNS = ("name", "kind", "seed", *SETTINGS, "readout", *OWN_LOSS, *metrics.METRICS, "probe_accuracy",
+           *metrics.BAND_METRICS, "note")
+TABLE_COLUMNS = ("name", "kind", "seed", "loss", "scale", "readout", "own_loss_last", "own_loss_best", "best_epoch",
                  *metrics.METRICS, "probe_accuracy", "mse_grey", "excess_bce_grey")
 INT_COLUMNS = ("seed", "best_epoch", "epochs", "batch_size")
 TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activation", "loss", "scale", "optimizer",
-                "note")
+                "dataset", "readout", "note")
 # The table's column types, kept through CSV: integers stay integers ("0", not "0.0"), "000" stays text.
 TABLE_DTYPES = {**dict.fromkeys(INT_COLUMNS, "Int64"), **dict.fromkeys(TEXT_COLUMNS, "str")}
 OUTPUT_COLUMNS = ("name", "seed", "input_correlation", "relative_spread", "scale_ratio", "output_min", "output_max",
@@ -287,7 +287,8 @@ def _analyse_run(run, inputs: _Inputs, project_codes: bool, timer: Timer) -> tup
     output statistics."""
     y = inputs.targets.y
     row = _empty_row(run.name, "model")
-    row.update(run.exp.settings(), note="measured on the test images")
+    row.update(run.exp.settings(), note="measured on the test images",
+               readout="mean E[x|λ]" if run.reads_mean else "output")
     row.update(own_loss(run.history))
     with timer.part("forward passes"):
         codes_test, p = run.codes_and_reconstruction(y)

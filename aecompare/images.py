@@ -57,6 +57,14 @@ def join(tiles: list[np.ndarray], axis: int, gap: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=axis)
 
 
+def side_by_side(images: list[np.ndarray], gap: int = 8) -> np.ndarray:
+    """Images of any heights (grey or RGB uint8) left to right, top-aligned, on white, `gap` pixels apart."""
+    rgb = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in images]
+    height = max(a.shape[0] for a in rgb)
+    padded = [np.pad(a, ((0, height - a.shape[0]), (0, 0), (0, 0)), constant_values=WHITE) for a in rgb]
+    return join(padded, axis=1, gap=gap)
+
+
 def strip(images_unit: np.ndarray, zoom: int, stretch: bool = False) -> np.ndarray:
     """Images (k, 784) on [0, 1] side by side, 2-pixel white gaps, enlarged `zoom` times."""
     return upscale(join([to_display(x, stretch) for x in images_unit], axis=1), zoom)

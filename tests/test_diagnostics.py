@@ -78,11 +78,13 @@ def test_output_statistics_do_not_depend_on_the_outputs_scale():
 
 
 def test_registry_holds_the_models_named_by_convention():
-    """The issue's 10 models, plus seed 002's net with Adam (named with an optimizer suffix)."""
-    assert len(model_names()) == 14  # the issue's 10, seed 002's net with Adam (2), continuous Bernoulli (2)
+    """The issue's 10 models, seed 002's net with Adam (named with an optimizer suffix), the continuous
+    Bernoulli on both nets, and the close comparison on Fashion-MNIST (named with a dataset prefix)."""
+    assert len(model_names()) == 19  # 10 + Adam (2) + CB (2) + Fashion-MNIST (5)
     default_optimizer = {"000": "adam", "002": "sgd"}
     for e in REGISTRY:
         prefix = e.scale if e.arch.family == "000" else f"s{e.arch.family}"
+        prefix = f"fashion-{prefix}" if e.dataset == "fashion-mnist" else prefix
         suffix = "" if e.optimizer.name == default_optimizer[e.arch.family] else f"-{e.optimizer.name}"
         assert e.name == f"{prefix}-{e.activation}-{e.loss}{suffix}"
     assert {e.arch.label for e in REGISTRY} == {"784-128-64-28-64-128-784", "784-100-50-100-784"}

@@ -11,6 +11,7 @@ import streamlit as st
 from ..analysis import Results
 from ..catalog import Catalog, Run
 from ..data import TestSet
+from ..images import png_bytes, side_by_side
 from .state import ViewState
 
 
@@ -87,11 +88,21 @@ GRID_PX = 1100  # the main area's width on a laptop screen in the wide layout (a
 MAX_PER_ROW = 6
 
 
+def download_name(kind: str, models, digits) -> str:
+    """A file name that says what a download shows: aecompare-<kind>-<models>-digits-<indices>.png."""
+    models, digits = list(models), [int(d) for d in digits]
+    named = "+".join(models) if len(models) <= 4 else f"{len(models)}-models"
+    shown = "-".join(map(str, digits[:10])) + (f"-and-{len(digits) - 10}-more" if len(digits) > 10 else "")
+    return f"aecompare-{kind}-{named}-digits-{shown}.png"
+
+
 def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.ndarray, str]],
-               lead_width: int, width: int) -> None:
+               lead_width: int, width: int, download: str | None = None) -> None:
     """Image columns (title, image, caption) under bold titles, as many per row as fit, `lead` (the
     input) first in every row. Titles get a row of their own, so every image of a row starts at the
-    same height whatever the titles' lengths; images are shown `width` pixels wide (`lead_width`)."""
+    same height whatever the titles' lengths; images are shown `width` pixels wide (`lead_width`).
+    On a narrow screen Streamlit stacks the columns: each row then reads top to bottom, input first.
+    With `download` (a file name), a button offers the whole grid as one PNG, columns side by side."""
     per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
     spec = [lead_width] + [width] * per_row
     for start in range(0, max(len(columns), 1), per_row):
@@ -100,15 +111,21 @@ def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.nd
             col.markdown(f"**{title}**")
         for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
             col.image(image, width=w, caption=caption)
+    if download and columns:
+        st.download_button("Download this grid (PNG)", png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])),
+                           file_name=download, mime="image/png", key=f"png_{download}")
 
 
 def value_range(x: np.ndarray) -> tuple[float, float]:
     return float(np.min(x)), float(np.max(x))
 
 
-def scale_note(run: Run, outputs_unit: np.ndarray) -> str:
+def scale_note(run: Run, outputs_unit: np.ndarray, raw_output: bool = False) -> str:
     """One line saying how a model's outputs are displayed and their actual range."""
     lo, hi = value_range(outputs_unit)
+    if run.reads_mean:
+        shown = "λ itself (the sigmoid output)" if raw_output else "its mean E[x | λ] (λ: 'show λ' in the sidebar)"
+        return f"continuous Bernoulli model, shown through {shown}: range {lo:.4g}..{hi:.4g} on 0-1"
     own = f"{lo * run.scale:.4g}..{hi * run.scale:.4g}"
     if run.exp.activation == "softmax":
         return (f"softmax outputs (sum to 1 over 784 pixels): actual range {own} on its own "

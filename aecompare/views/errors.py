@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ..images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
-from .common import Context, chart_data, draw_chart, image_grid, need_test_set, no_models_note
+from .common import Context, chart_data, download_name, draw_chart, image_grid, need_test_set, no_models_note
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5
@@ -22,14 +22,15 @@ def triplet(x: np.ndarray, y: np.ndarray, limit: float, zoom: int, stretch: bool
     return upscale(join([recon, err], axis=1), zoom)
 
 
-def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int, stretch: bool) -> float:
+def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int, stretch: bool,
+                    download: str | None = None) -> float:
     """Rows of input | (reconstruction | error) per model; returns the shared error limit used."""
     limit = max([float(np.abs(o - inputs).max()) for o in outputs.values()] + [1e-6])
     lead = ("input", join([upscale(to_display(x), zoom) for x in inputs], axis=0, gap=6),
             "rows: " + ", ".join(captions))
     columns = [(name, join([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, out)], axis=0, gap=6),
                 "reconstruction | error") for name, out in outputs.items()]
-    image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom)
+    image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom, download=download)
     return limit
 
 
@@ -64,10 +65,11 @@ def show(ctx: Context) -> None:
         return
     inputs = ctx.inputs[:MAX_TRIPLET_ROWS]
     idx = ctx.indices[:MAX_TRIPLET_ROWS]
-    outputs = {r.name: r.reconstruct(inputs) for r in ctx.runs}
+    outputs = {r.name: r.reconstruct(inputs, raw_output=ctx.state.cb_lambda) for r in ctx.runs}
     captions = [f"#{i} · {lab}" for i, lab in zip(idx, ctx.labels[:MAX_TRIPLET_ROWS], strict=False)]
     st.markdown("**Per digit: input | reconstruction | signed error**")
-    limit = render_triplets(inputs, captions, outputs, ctx.state.zoom, ctx.state.stretch)
+    limit = render_triplets(inputs, captions, outputs, ctx.state.zoom, ctx.state.stretch,
+                            download_name("errors", outputs, idx))
     more = f" (the first {MAX_TRIPLET_ROWS} of {len(ctx.indices)} chosen)" if len(ctx.indices) > len(idx) else ""
     st.caption(f"Digits{more}: input, then per model its reconstruction (grey, 0-1 display, clipped"
                f"{'; stretched to its own range' if ctx.state.stretch else ''}) and the signed error "

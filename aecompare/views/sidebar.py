@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..losses import READOUTS
 from . import state as vs
 
-URL_KEYS = ("dataset", "models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch")
+URL_KEYS = ("dataset", "models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch", "cb")
 OWN_CHOICE = "(the models listed below)"
 
 
@@ -41,6 +42,7 @@ def _init_from_url(datasets: dict[str, dict]) -> None:
     ss["sel_rank"] = s.rank_model if s.rank_model in known else (known[0] if known else None)
     ss["sel_zoom"] = s.zoom
     ss["sel_stretch"] = s.stretch
+    ss["sel_cb_lambda"] = s.cb_lambda
     ss["url_loaded"] = True
 
 
@@ -131,10 +133,15 @@ def render(datasets: dict[str, dict], titles: dict[str, str]) -> vs.ViewState:
     st.sidebar.checkbox("Stretch each output to its own range", key="sel_stretch",
                         help="Off: every image on the same 0-1 (0-255) display, clipped. On: each output's own "
                              "min..max mapped to black..white (shows the shape of tiny softmax outputs).")
+    if any(e.loss in READOUTS for e in exps.values()):
+        st.sidebar.checkbox("Continuous Bernoulli models: show λ, not the mean E[x | λ]", key="sel_cb_lambda",
+                            help="A CB model's reconstruction is its mean E[x | λ]; its output λ is more extreme "
+                                 "than the data. Tables and stored figures always use the mean.")
     chosen = tuple(n for n in exps if n in ss["sel_models"])
     s = vs.ViewState(models=chosen, mode=mode, indices=indices, seed=int(ss["sel_seed"]), n=int(ss["sel_n"]),
                      rank_model=ss.get("sel_rank") if mode in ("worst", "best") else None,
-                     zoom=int(ss["sel_zoom"]), stretch=bool(ss["sel_stretch"]), dataset=dataset)
+                     zoom=int(ss["sel_zoom"]), stretch=bool(ss["sel_stretch"]), dataset=dataset,
+                     cb_lambda=bool(ss.get("sel_cb_lambda", False)))
     write_url(s, list(exps))
     return s
 

@@ -40,6 +40,7 @@ class ViewState:
     zoom: int = 3
     stretch: bool = False
     dataset: str = "mnist"
+    cb_lambda: bool = False  # continuous Bernoulli models: show λ itself instead of the mean E[x | λ]
 
 
 def parse_dataset(params: dict, known_datasets: list[str]) -> tuple[str, list[str]]:
@@ -158,6 +159,12 @@ def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[
             s = replace(s, rank_model=rank)
         else:
             warnings.append(f"URL: rank={str(rank)[:40]!r} is not a known model; using the default.")
+    readout = get("cb")
+    if readout is not None:
+        if readout in ("mean", "lambda"):
+            s = replace(s, cb_lambda=readout == "lambda")
+        else:
+            warnings.append(f"URL: cb={_quote(readout, 10)} should be mean or lambda; using the default (mean).")
     stretch = get("stretch")
     if stretch is not None:
         if stretch in ("0", "1"):
@@ -172,6 +179,8 @@ def to_query(s: ViewState, known_models: list[str]) -> dict[str, str]:
     q: dict[str, str] = {}
     if s.dataset != ViewState.dataset:
         q["dataset"] = s.dataset
+    if s.cb_lambda:
+        q["cb"] = "lambda"
     if s.models is not None and list(s.models) != list(known_models):
         q["models"] = ",".join(s.models) if s.models else NONE
     d = ViewState()

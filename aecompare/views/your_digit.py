@@ -7,23 +7,19 @@ import streamlit as st
 
 from ..images import to_display, upscale
 from ..uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
-from .common import Context, scale_note
+from .common import Context, image_grid, scale_note
 
 
-def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool) -> None:
-    """The digit (784,) on [0, 1] and each model's reconstruction side by side, with its MSE."""
+def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_output: bool = False) -> None:
+    """The digit (784,) on [0, 1] and each model's reconstruction, as many per row as fit, with its MSE."""
     x = digit_unit.reshape(1, 784).astype(np.float32)
-    cols = st.columns(len(runs) + 1)
-    cols[0].image(upscale(to_display(x[0]), zoom), caption="input (28×28)", width=28 * zoom)
-    notes = []
-    for col, r in zip(cols[1:], runs, strict=False):
-        y = r.reconstruct(x)
-        col.image(upscale(to_display(y[0], stretch), zoom),
-                  caption=f"{r.name} · MSE {float(((y - x) ** 2).mean()):.4f}", width=28 * zoom)
-        notes.append(f"- **{r.name}**: {scale_note(r, y)}")
-    if notes:
-        st.caption("Outputs on the 0-1 (0-255) display, clipped" + (", each stretched to its own range" if stretch
-                   else "") + "; MSE on the [0, 1] scale.\n" + "\n".join(notes))
+    outputs = {r.name: r.reconstruct(x, raw_output=raw_output) for r in runs}
+    lead = ("input", upscale(to_display(x[0]), zoom), "28×28")
+    image_grid(lead, [(name, upscale(to_display(y[0], stretch), zoom), f"MSE {float(((y - x) ** 2).mean()):.4f}")
+                      for name, y in outputs.items()], lead_width=28 * zoom, width=28 * zoom)
+    st.caption("Outputs on the 0-1 (0-255) display, clipped" + (", each stretched to its own range" if stretch
+               else "") + "; MSE on the [0, 1] scale.\n"
+               + "\n".join(f"- **{r.name}**: {scale_note(r, outputs[r.name], raw_output)}" for r in runs))
 
 
 def show(ctx: Context) -> None:
@@ -59,4 +55,4 @@ def show(ctx: Context) -> None:
         st.image(upscale(to_display(digit), ctx.state.zoom), caption="input (28×28)", width=28 * ctx.state.zoom)
         st.info("No model chosen: pick models in the sidebar to see their reconstructions.")
         return
-    render_outputs(digit, ctx.runs, ctx.state.zoom, ctx.state.stretch)
+    render_outputs(digit, ctx.runs, ctx.state.zoom, ctx.state.stretch, ctx.state.cb_lambda)
