@@ -38,7 +38,7 @@ class _Table:
     def __init__(self, results: Results):
         table = results.table
         self.models = table[table["kind"] == "model"].sort_values("seed").drop_duplicates("name").set_index("name")
-        self.baselines = table[table["kind"] != "model"].set_index("name")
+        self.baselines = table[(table["kind"] != "model") & (table["dataset"] == "mnist")].set_index("name")
         self.summary = results.seed_summary.set_index("name")
         self.outputs = results.outputs.sort_values("seed").drop_duplicates("name").set_index("name")
 
@@ -166,13 +166,73 @@ def _codes(t: _Table) -> Finding | None:
                    {"tab": "Latent", "models": f"{a},{b}"}, (a, b))
 
 
+def _cb(t: _Table) -> Finding | None:
+    bce, cb = "norm-sigmoid-bce", "norm-sigmoid-cb"
+    if not t.has(bce, cb):
+        return None
+    f = {f"{who}_{column}": t.value(name, column) for who, name in (("bce", bce), ("cb", cb))
+         for column in ("mse", "mse_grey", "mse_rest")}
+    f["grey_fraction"] = t.value(bce, "grey_fraction")
+    f["cb_output_min"] = float(t.outputs.loc[cb, "output_min"])
+    grey = "better" if f["cb_mse_grey"] < f["bce_mse_grey"] else "worse"
+    overall = "beats" if f["cb_mse"] < f["bce_mse"] else "does not beat"
+    text = (f"Read through its mean E[x | λ], norm-sigmoid-cb {overall} norm-sigmoid-bce on the yardstick: MSE "
+            f"{f['cb_mse']:.4f} against {f['bce_mse']:.4f}. On the mid-grey target pixels (0.1 < y < 0.9, "
+            f"{f['grey_fraction']:.1%} of MNIST's test pixels) it does {grey}: {f['cb_mse_grey']:.4f} against "
+            f"{f['bce_mse_grey']:.4f}; on the rest, {f['cb_mse_rest']:.4f} against {f['bce_mse_rest']:.4f}. ")
+    if f["cb_mse_rest"] > f["bce_mse_rest"]:
+        text += (f"The near-black background costs it: with λ clipped at 1e-7 its mean cannot go below "
+                 f"{f['cb_output_min']:.3f}, so no pixel is black.")
+    return Finding("cb", f"The continuous Bernoulli {overall} BCE on MNIST", True, text, f,
+                   {"tab": "Q1 · BCE in an autoencoder", "models": f"{bce},{cb}"}, (bce, cb))
+
+
+def _ranking(t: _Table, dataset_prefix: str) -> list[tuple[str, float, float]]:
+    """(loss, mean MSE, std over seeds) of sigmoid+BCE, +MSE and +CB on one dataset, best first."""
+    out = []
+    for loss in ("bce", "mse", "cb"):
+        name = f"{dataset_prefix}norm-sigmoid-{loss}"
+        if name in t.summary.index:
+            out.append((loss, float(t.summary.loc[name, "mse"]), float(t.summary.loc[name, "mse_std"])))
+    return sorted(out, key=lambda r: r[1])
+
+
+def _fashion(t: _Table) -> Finding | None:
+    fashion, mnist = _ranking(t, "fashion-"), _ranking(t, "")
+    if len(fashion) < 2:
+        return None
+
+    def said(ranking):
+        return " < ".join(f"{loss.upper()} {m:.5f}" + ("" if math.isnan(s) else f" ± {s:.5f}") for loss, m, s in ranking)
+
+    def clear(ranking) -> bool:  # every neighbour apart by more than twice the seeds' combined spread
+        return all(not math.isnan(a[2] + b[2]) and b[1] - a[1] > 2 * math.hypot(a[2], b[2])
+                   for a, b in zip(ranking, ranking[1:]))
+
+    order_f, order_m = [r[0] for r in fashion], [r[0] for r in mnist]
+    same = [x for x in order_f if x in order_m] == [x for x in order_m if x in order_f]
+    f = {f"fashion_{loss}_mse": m for loss, m, _ in fashion} | {f"mnist_{loss}_mse": m for loss, m, _ in mnist}
+    grey = {loss: t.value(f"fashion-norm-sigmoid-{loss}", "mse_grey") for loss, _, _ in fashion}
+    f |= {f"fashion_{loss}_mse_grey": v for loss, v in grey.items()}
+    text = (f"MSE on [0, 1] over the test images, sigmoid output, three seeds where trained. Fashion-MNIST: "
+            f"{said(fashion)}{' (apart beyond the seeds’ spread)' if clear(fashion) else ' (within the seeds’ spread)'}. "
+            f"MNIST: {said(mnist)}. The ranking {'is the same' if same else 'differs'}. On Fashion-MNIST's mid-grey "
+            f"pixels: " + ", ".join(f"{loss.upper()} {v:.5f}" for loss, v in sorted(grey.items(), key=lambda kv: kv[1]))
+            + ".")
+    title = ("Fashion-MNIST ranks the losses as MNIST does" if same else "Fashion-MNIST ranks the losses differently")
+    return Finding("fashion", title, True, text, f,
+                   {"tab": "Losses", "dataset": "fashion-mnist",
+                    "models": ",".join(f"fashion-norm-sigmoid-{loss}" for loss, _, _ in fashion)},
+                   tuple(f"fashion-norm-sigmoid-{loss}" for loss, _, _ in fashion))
+
+
 def findings(results: Results, mean_lit_pixels: float) -> list[Finding]:
     """Every finding the models in `results` allow (one whose models are missing is left out).
 
     `mean_lit_pixels`: the mean number of pixels above 0.5 in a test image (the softmax ceiling's k).
     """
     t = _Table(results)
-    made = [_softmax(t, mean_lit_pixels), _raw(t), _bce_vs_mse(t), _s002(t), _pca(t), _codes(t)]
+    made = [_softmax(t, mean_lit_pixels), _raw(t), _bce_vs_mse(t), _s002(t), _pca(t), _codes(t), _cb(t), _fashion(t)]
     return [f for f in made if f is not None]
 
 
