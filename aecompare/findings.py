@@ -203,7 +203,8 @@ def _fashion(t: _Table) -> Finding | None:
         return None
 
     def said(ranking):
-        return " < ".join(f"{loss.upper()} {m:.5f}" + ("" if math.isnan(s) else f" ± {s:.5f}") for loss, m, s in ranking)
+        return " < ".join(f"{loss.upper()} {m:.5f}" + ("" if math.isnan(s) else f" ± {s:.5f}")
+                          for loss, m, s in ranking)
 
     def clear(ranking) -> bool:  # every neighbour apart by more than twice the seeds' combined spread
         return all(not math.isnan(a[2] + b[2]) and b[1] - a[1] > 2 * math.hypot(a[2], b[2])
@@ -215,7 +216,7 @@ def _fashion(t: _Table) -> Finding | None:
     grey = {loss: t.value(f"fashion-norm-sigmoid-{loss}", "mse_grey") for loss, _, _ in fashion}
     f |= {f"fashion_{loss}_mse_grey": v for loss, v in grey.items()}
     text = (f"MSE on [0, 1] over the test images, sigmoid output, three seeds where trained. Fashion-MNIST: "
-            f"{said(fashion)}{' (apart beyond the seeds’ spread)' if clear(fashion) else ' (within the seeds’ spread)'}. "
+            f"{said(fashion)} ({'apart beyond' if clear(fashion) else 'within'} the seeds' spread). "
             f"MNIST: {said(mnist)}. The ranking {'is the same' if same else 'differs'}. On Fashion-MNIST's mid-grey "
             f"pixels: " + ", ".join(f"{loss.upper()} {v:.5f}" for loss, v in sorted(grey.items(), key=lambda kv: kv[1]))
             + ".")
