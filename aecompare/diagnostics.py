@@ -60,13 +60,9 @@ def singular_values(kernel: np.ndarray) -> np.ndarray:
     return np.linalg.svd(np.asarray(kernel, np.float64), compute_uv=False)
 
 
-def effective_rank(kernel: np.ndarray, threshold: float = 0.01) -> int:
-    """How many directions a layer still uses: singular values above `threshold` x the largest."""
-    return rank_above(singular_values(kernel), threshold)
-
-
 def rank_above(s: np.ndarray, threshold: float = 0.01) -> int:
-    """`effective_rank` from singular values `s` (largest first) already computed."""
+    """How many directions a layer still uses: its singular values `s` (largest first) above `threshold` x the
+    largest."""
     return int(np.sum(s > threshold * s[0])) if s.size and s[0] > 0 else 0
 
 

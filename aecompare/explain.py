@@ -180,20 +180,7 @@ def decomposition(y, q) -> dict:
     return out
 
 
-# ------------------------------------------------------------------ softmax and its gradient
-
-
-def softmax(z) -> np.ndarray:
-    """exp(z_i) / sum_j exp(z_j), computed stably (subtracting max z)."""
-    z = np.asarray(z, np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def logits_for(q) -> np.ndarray:
-    """Logits whose softmax is q: log q, centred to mean 0 (softmax ignores a shared constant)."""
-    z = np.log(np.asarray(q, np.float64))
-    return z - z.mean()
+# ------------------------------------------------------------------ the softmax's gradient
 
 
 def logit_gradient(y, q) -> np.ndarray:
@@ -202,24 +189,6 @@ def logit_gradient(y, q) -> np.ndarray:
     Per example, in nats per unit of logit. Requires y to sum to 1 (then sum of the gradient is 0).
     """
     return np.asarray(q, np.float64) - np.asarray(y, np.float64)
-
-
-def prediction_gradient(y, q) -> np.ndarray:
-    """d CE / d q_i = -y_i / q_i: taken w.r.t. the probabilities, only the labelled classes get a gradient."""
-    y = np.asarray(y, np.float64)
-    q = np.asarray(q, np.float64)
-    return np.where(y > 0, -y / np.where(y > 0, q, 1.0), 0.0)
-
-
-def numeric_logit_gradient(y, z, h: float = 1e-6) -> np.ndarray:
-    """Central finite differences of CE(y, softmax(z)) w.r.t. z (a check of `logit_gradient`)."""
-    z = np.asarray(z, np.float64)
-    grad = np.empty_like(z)
-    for i in range(z.size):
-        step = np.zeros_like(z)
-        step[i] = h
-        grad[i] = (cross_entropy(y, softmax(z + step)) - cross_entropy(y, softmax(z - step))) / (2 * h)
-    return grad
 
 
 # ------------------------------------------------------------------ binary cross-entropy (seeds 000, 002)

@@ -157,11 +157,3 @@ def binary_entropy(y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -(y * np.log(y) + (1 - y) * np.log1p(-y))
     return np.nan_to_num(h, nan=0.0)
-
-
-def excess_bce(y, p, axis=None):
-    """BCE minus the targets' entropy: the KL divergence, the part of BCE a model can still remove.
-
-    Zero for a perfect reconstruction whatever the targets; targets must be in [0, 1].
-    """
-    return bce(y, p, axis=axis) - np.mean(binary_entropy(y), axis=axis)

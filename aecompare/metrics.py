@@ -46,22 +46,6 @@ def _square_images(a: np.ndarray) -> np.ndarray:
     return a.reshape(len(a), side, side)
 
 
-def mse_per_image(y, p) -> np.ndarray:
-    """Mean squared error per pixel of each image; unclipped outputs."""
-    return losses.mse(_flat(y), _flat(p), axis=1)
-
-
-def mae_per_image(y, p) -> np.ndarray:
-    """Mean absolute error per pixel of each image; unclipped outputs."""
-    return losses.mae(_flat(y), _flat(p), axis=1)
-
-
-def sse_per_image(y, p) -> np.ndarray:
-    """Squared error summed over each image's pixels (784 for MNIST); unclipped outputs."""
-    d = _flat(y).astype(np.float64) - _flat(p).astype(np.float64)
-    return np.einsum("ij,ij->i", d, d)
-
-
 def bce_per_image(y, p) -> np.ndarray:
     """Binary cross-entropy per pixel of each image, nats; predictions clipped to [1e-7, 1-1e-7]."""
     return losses.bce(_flat(y), _flat(p), axis=1)
@@ -70,26 +54,6 @@ def bce_per_image(y, p) -> np.ndarray:
 def entropy_per_image(y) -> np.ndarray:
     """Mean binary entropy H(y) per pixel of each image (nats): the lowest BCE a model can reach."""
     return np.mean(losses.binary_entropy(_flat(y)), axis=1)
-
-
-def excess_bce_per_image(y, p, entropy: np.ndarray | None = None) -> np.ndarray:
-    """BCE minus the targets' entropy (the KL divergence), per image, nats per pixel.
-
-    `entropy` (from `entropy_per_image(y)`) may be passed to avoid recomputing it per model.
-    """
-    if entropy is None:
-        entropy = entropy_per_image(y)
-    return bce_per_image(y, p) - entropy
-
-
-def psnr_per_image(y, p) -> np.ndarray:
-    """Peak signal-to-noise ratio of each image in dB, data range 1, predictions clipped to [0, 1].
-
-    A perfect reconstruction gives +inf, as in scikit-image.
-    """
-    m = mse_per_image(y, np.clip(_flat(p), 0, 1))
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(1.0 / m)
 
 
 def _band(size: int, win: int) -> np.ndarray:

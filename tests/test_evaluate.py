@@ -77,7 +77,7 @@ def test_pca30_lands_on_the_published_figure(mnist):
     x_train = mnist.train_x.reshape(-1, 784).astype(np.float32) / 255
     y = mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
     pca = analysis.fit_pca(x_train, 30)
-    sse = metrics.sse_per_image(y, analysis.pca_reconstruct(pca, y, 30)).mean()
+    sse = metrics.per_image(y, analysis.pca_reconstruct(pca, y, 30))["sse_per_image"].mean()
     assert sse == pytest.approx(13.87, abs=0.05)
 
 

@@ -25,12 +25,12 @@ def pair():
 def test_mse_mae_sse_match_sklearn_on_unclipped_outputs(pair):
     y, p = pair
     assert np.any(p < 0) and np.any(p > 1)
-    mse = metrics.mse_per_image(y, p)
-    mae = metrics.mae_per_image(y, p)
+    mse = metrics.per_image(y, p)["mse"]
+    mae = metrics.per_image(y, p)["mae"]
     for i in range(N):
         assert mse[i] == pytest.approx(mean_squared_error(y[i].astype(np.float64), p[i].astype(np.float64)), rel=1e-12)
         assert mae[i] == pytest.approx(mean_absolute_error(y[i].astype(np.float64), p[i].astype(np.float64)), rel=1e-12)
-    sse = metrics.sse_per_image(y, p)
+    sse = metrics.per_image(y, p)["sse_per_image"]
     np.testing.assert_allclose(sse, ((y.astype(np.float64) - p) ** 2).sum(axis=1), rtol=1e-12)
     np.testing.assert_allclose(sse, 784 * mse, rtol=1e-12)
 
@@ -55,14 +55,14 @@ def test_bce_and_excess_bce_match_float64_formulas_on_soft_targets(pair):
     np.testing.assert_allclose(metrics.bce_per_image(y, p), expected_bce, rtol=1e-6)
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(y64 > 0, y64 * np.log(y64 / q), 0) + np.where(y64 < 1, (1 - y64) * np.log((1 - y64) / (1 - q)), 0)
-    np.testing.assert_allclose(metrics.excess_bce_per_image(y, p), kl.mean(axis=1), rtol=1e-5, atol=1e-9)
-    assert np.all(metrics.excess_bce_per_image(y, p) > 0)
-    np.testing.assert_allclose(metrics.excess_bce_per_image(y, y), 0, atol=1e-6)  # only the 1e-7 clip remains
+    np.testing.assert_allclose(metrics.per_image(y, p)["excess_bce"], kl.mean(axis=1), rtol=1e-5, atol=1e-9)
+    assert np.all(metrics.per_image(y, p)["excess_bce"] > 0)
+    np.testing.assert_allclose(metrics.per_image(y, y)["excess_bce"], 0, atol=1e-6)  # only the 1e-7 clip remains
 
 
 def test_psnr_matches_skimage_with_clipped_outputs(pair):
     y, p = pair
-    psnr = metrics.psnr_per_image(y, p)
+    psnr = metrics.per_image(y, p)["psnr"]
     for i in range(N):
         expected = peak_signal_noise_ratio(y[i].astype(np.float64), np.clip(p[i], 0, 1).astype(np.float64),
                                            data_range=1)
@@ -101,9 +101,9 @@ def test_clipping_rules(pair):
     """MSE sees outputs outside [0, 1]; SSIM and PSNR see them clipped; BCE clips to [1e-7, 1-1e-7]."""
     y, p = pair
     clipped = np.clip(p, 0, 1)
-    assert np.all(metrics.mse_per_image(y, p) > metrics.mse_per_image(y, clipped))
+    assert np.all(metrics.per_image(y, p)["mse"] > metrics.per_image(y, clipped)["mse"])
     np.testing.assert_array_equal(metrics.ssim_per_image(y, p), metrics.ssim_per_image(y, clipped))
-    np.testing.assert_array_equal(metrics.psnr_per_image(y, p), metrics.psnr_per_image(y, clipped))
+    np.testing.assert_array_equal(metrics.per_image(y, p)["psnr"], metrics.per_image(y, clipped)["psnr"])
     np.testing.assert_allclose(metrics.bce_per_image(y, p), metrics.bce_per_image(y, clipped), rtol=1e-12)
 
 
@@ -116,8 +116,12 @@ def test_prepared_targets_and_chunks_give_the_same_numbers(pair, monkeypatch):
     for k in metrics.METRICS:
         tol = {"atol": 1e-6} if k == "ssim" else {"rtol": 1e-12}  # float32 BLAS sums depend on the chunk
         np.testing.assert_allclose(chunked[k], whole[k], **tol, err_msg=k)
-        np.testing.assert_allclose(whole[k], getattr(metrics, f"{k.removesuffix('_per_image')}_per_image")(y, p),
-                                   **tol, err_msg=k)
+    d = np.asarray(p, np.float64) - np.asarray(y, np.float64)  # plain numpy per image, as a reference
+    dc = np.clip(np.asarray(p, np.float64), 0, 1) - np.asarray(y, np.float64)
+    reference = {"mse": (d ** 2).mean(axis=1), "mae": np.abs(d).mean(axis=1), "sse_per_image": (d ** 2).sum(axis=1),
+                 "psnr": 10 * np.log10(1 / (dc ** 2).mean(axis=1))}
+    for k, expected in reference.items():
+        np.testing.assert_allclose(whole[k], expected, rtol=1e-9, err_msg=k)
 
 
 def test_overall_is_the_mean_over_images(pair):
