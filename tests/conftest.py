@@ -84,3 +84,21 @@ def committed_catalog():
 
 def random_unit_images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, 784)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def two_datasets_models(tmp_path_factory, tiny_models, mnist, fashion_mnist) -> Path:
+    """The tiny models plus one Fashion-MNIST model (1 epoch on 600 images), with stored results for both."""
+    import shutil
+
+    from aecompare.catalog import load_catalog
+    from aecompare.evaluate import write_results
+    from aecompare.registry import select
+    from aecompare.training import train_all
+
+    out = tmp_path_factory.mktemp("two_datasets") / "models"
+    shutil.copytree(tiny_models, out)
+    train_all(select(["fashion-norm-sigmoid-bce"], seeds=[0], epochs=1), first_images(fashion_mnist, 600, 200), out)
+    write_results(load_catalog(out), {"mnist": mnist, "fashion-mnist": fashion_mnist})
+    return out
+

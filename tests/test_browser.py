@@ -1,44 +1,208 @@
-"""A real `streamlit run` over the committed models, opened in headless Debian chromium; saves docs/screenshot.png."""
+"""A real `streamlit run` opened in headless Debian Chromium: the findings page, its evidence links, the
+verdicts, downloads, two screen widths, and the dataset switch. Saves docs/findings-1280.png, -390.png."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from aecompare import results as stored_results
+from aecompare.catalog import load_catalog
+from aecompare.data import load_test_set, unit_images
+from aecompare.diagnostics import verdict
+from aecompare.explain import lit_pixel_counts
+from aecompare.findings import findings
 
 from streamlit_server import (
     ARGS,
     CHROMIUM,
+    COMMITTED_MODELS,
     REPO,
     chromium_available,
+    count_errors,
     free_port,
     start_server,
     stop_server,
-    wait_rendered,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.browser
 
 
-def test_dashboard_in_chromium():
+def _need_chromium():
     if not chromium_available():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    return pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def served():
+    """A server over the committed models and a headless Chromium; yields (base URL, browser)."""
+    sync_api = _need_chromium()
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, COMMITTED_MODELS)
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
-            wait_rendered(page)
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-            assert page.locator('[data-testid="stImage"] img').count() >= 10
-            (REPO / "docs").mkdir(exist_ok=True)
-            page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=False)
+            yield f"http://127.0.0.1:{port}/", browser
+            browser.close()
+    finally:
+        stop_server(server)
+
+
+def open_page(browser, url: str, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
+    from streamlit_server import OBSERVER_JS
+
+    page.add_init_script(OBSERVER_JS)
+    page.goto(url, timeout=120_000)
+    wait_settled(page, done=1, timeout_ms=180_000)
+    return page
+
+
+def shown_text(page) -> str:
+    return re.sub(r"\s+", " ", page.locator('[data-testid="stMain"]').inner_text())
+
+
+def markdown_text(markdown: str) -> str:
+    return re.sub(r"\s+", " ", markdown.replace("**", "").replace("`", ""))
+
+
+def selected_tab(page) -> str:
+    return page.locator('[data-testid="stTab"][aria-selected="true"]').inner_text().strip()
+
+
+def no_errors(page) -> None:
+    assert count_errors(page) == {"exceptions": 0, "error_boxes": 0}
+
+
+@pytest.fixture(scope="module")
+def expected_findings():
+    stored = stored_results.read(COMMITTED_MODELS)
+    assert stored is not None, "models/ holds no stored results: python -m aecompare.evaluate --write"
+    x = unit_images(load_test_set("mnist").x)
+    return stored.results, findings(stored.results, float(lit_pixel_counts(x).mean()))
+
+
+def test_findings_page_states_the_evaluations_figures(served, expected_findings):
+    base, browser = served
+    table, found = expected_findings[0].table, expected_findings[1]
+    page = open_page(browser, base)
+    assert selected_tab(page) == "Findings"
+    no_errors(page)
+    text = shown_text(page)
+    assert len(found) >= 6
+    for f in found:
+        assert markdown_text(f.title) in text, f.key
+        assert markdown_text(f.statement) in text, f.key
+    # the figures the statements carry are the evaluation table's own numbers
+    models = table[table["kind"] == "model"].sort_values("seed").drop_duplicates("name").set_index("name")
+    mnist = table[(table["kind"] != "model") & (table["dataset"] == "mnist")].set_index("name")
+    by_key = {f.key: f.figures for f in found}
+    assert by_key["pca"]["pca30_sse"] == mnist.loc["pca-30", "sse_per_image"]
+    assert by_key["softmax"]["mse"] == models.loc["norm-softmax-bce", "mse"]
+    assert by_key["softmax"]["blob_mse"] == mnist.loc["mean-image", "mse"]
+    assert by_key["codes"]["softmax_probe"] == models.loc["norm-softmax-bce", "probe_accuracy"]
+    for size in (1280, 390):
+        page.set_viewport_size({"width": size, "height": 1000})
+        page.wait_for_timeout(800)
+        no_errors(page)
+        page.screenshot(path=str(REPO / "docs" / f"findings-{size}.png"), full_page=False)
+    page.close()
+
+
+def test_every_evidence_link_opens_its_view(served, expected_findings):
+    base, browser = served
+    found = expected_findings[1]
+    page = open_page(browser, base)
+    links = page.locator('[data-testid="evidence-link"]')
+    assert links.count() == len(found)
+    targets = {links.nth(i).get_attribute("data-finding"): links.nth(i).get_attribute("href")
+               for i in range(links.count())}
+    page.close()
+    for f in found:
+        page = open_page(browser, base + targets[f.key])
+        no_errors(page)
+        assert selected_tab(page) == f.evidence["tab"], f.key
+        query = {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+        for key in ("models", "dataset", "stretch"):
+            if key in f.evidence:
+                assert query.get(key) == f.evidence[key], (f.key, key, page.url)
+        chosen = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"] [data-baseweb="tag"]')
+        expected = [] if f.evidence.get("models") == "none" else f.evidence["models"].split(",")
+        assert [t.strip() for t in chosen.all_inner_texts()] == expected, f.key
+        page.close()
+
+
+def test_each_models_verdict_agrees_with_its_output_statistics(served, expected_findings):
+    base, browser = served
+    results = expected_findings[0]
+    catalog = load_catalog(COMMITTED_MODELS)
+    page = open_page(browser, base)
+    page.locator('[data-testid="stSidebar"]').get_by_text("The models", exact=True).click()
+    page.wait_for_timeout(500)
+    legend = re.sub(r"\s+", " ", page.locator('[data-testid="stSidebar"]').inner_text())
+    for run in catalog.first_seeds():
+        if run.exp.dataset != "mnist":
+            continue
+        stats = results.output_stats(run.name, run.seed)
+        label = verdict(run.history.get("diverged_epoch"), stats, run.history["epochs"][-1]["layers"][:-1])[0]
+        line = legend[legend.index(run.name + " —"):][:400]
+        assert label in line.split(";")[1], (run.name, line)
+        if label == "blob":
+            assert stats["relative_spread"] < 0.05
+        if label in ("healthy", "right shape, wrong scale"):
+            assert stats["input_correlation"] >= 0.8 and stats["relative_spread"] >= 0.05
+        if label == "right shape, wrong scale":
+            assert not 0.2 <= stats["scale_ratio"] <= 5
+    page.close()
+
+
+def test_a_grid_downloads_as_png_and_the_table_as_csv(served):
+    base, browser = served
+    page = open_page(browser, base + "?tab=Reconstructions&models=norm-sigmoid-bce,norm-softmax-bce")
+    with page.expect_download() as png:
+        page.get_by_role("button", name="Download this grid (PNG)").click()
+    name = png.value.suggested_filename
+    assert name.startswith("aecompare-reconstructions-norm-sigmoid-bce+norm-softmax-bce-digits-"), name
+    assert name.endswith(".png")
+    with open(png.value.path(), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    page.close()
+    page = open_page(browser, base + "?tab=Losses")
+    with page.expect_download() as table:
+        page.get_by_role("button", name="Download the table (CSV, all rows, with settings)").click()
+    rows = list(csv.DictReader(io.StringIO(open(table.value.path()).read())))
+    first = next(r for r in rows if r["kind"] == "model")
+    assert first["seed"] in ("0", "1", "2") and first["epochs"] == "100"
+    page.close()
+
+
+def test_the_dataset_switch_is_kept_in_the_url(two_datasets_models):
+    sync_api = _need_chromium()
+    port = free_port()
+    server = start_server(port, two_datasets_models)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Reconstructions")
+            page.locator('[data-testid="stSidebar"]').get_by_text("Fashion-MNIST", exact=True).click()
+            wait_settled(page, done=2, timeout_ms=120_000)
+            assert parse_qs(urlparse(page.url).query).get("dataset") == ["fashion-mnist"]
+            assert "test digit(s) of Fashion-MNIST" in shown_text(page)
+            no_errors(page)
+            page.close()
+            page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Losses&dataset=fashion-mnist")
+            chosen = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"] [data-baseweb="tag"]')
+            assert [t.strip() for t in chosen.all_inner_texts()] == ["fashion-norm-sigmoid-bce"]
+            no_errors(page)
             browser.close()
     finally:
         stop_server(server)
