@@ -6,8 +6,11 @@ Only ever binds and connects to 127.0.0.1.
 Render detection: Streamlit puts the script state on the app root
 (`[data-testid="stApp"][data-test-script-state]`: initial / running / notRunning / rerunRequested ...).
 `OBSERVER_JS` (installed with `page.add_init_script`) counts how often it became `notRunning`, so a
-caller can wait for *the* rerun its action started, not an earlier one. `SETTLED_JS` then waits until
-what that run sent is drawn: images loaded, Vega-Lite charts painted, dataframes drawn (see there).
+caller can wait for *the* rerun its action started, not an earlier one. A run that finishes quickly can
+pass unseen there (React renders running and notRunning in one batch: seen in about one tab switch in
+thirty), so it also counts the server's `script_finished` messages on the page's websocket, each two
+frames after it arrived (time for the frontend to apply it). `SETTLED_JS` then waits until what the
+run sent is drawn: images loaded, Vega-Lite charts painted, dataframes drawn (see there).
 """
 
 from __future__ import annotations
@@ -183,9 +186,51 @@ class RssSampler:
 
 # ---------------------------------------------------------------- render detection in the page
 
+def _script_finished_codes() -> tuple[int, list[int]]:
+    """ForwardMsg's `script_finished` field number and the statuses of a completed run (from Streamlit's proto)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    ok = [ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
+    return ForwardMsg.DESCRIPTOR.fields_by_name["script_finished"].number, ok
+
+
+_FINISHED_FIELD, _FINISHED_OK = _script_finished_codes()
+
 OBSERVER_JS = """
 (() => {
-  window.__st = {done: 0, doneAt: 0, disconnects: 0, connected: false, lastState: null};
+  window.__st = {done: 0, doneAt: 0, finished: 0, messages: 0, disconnects: 0, connected: false, lastState: null};
+  const FIELD = FINISHED_FIELD, OK = FINISHED_OK;
+  const finishedStatus = (buf) => {  // the script_finished status of one ForwardMsg, or null (top-level fields only)
+    const b = new Uint8Array(buf);
+    let i = 0;
+    const varint = () => {
+      let v = 0, m = 1, x;
+      do { x = b[i++]; v += (x & 127) * m; m *= 128; } while (x & 128);
+      return v;
+    };
+    while (i < b.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag & 7;
+      if (wire === 0) { const v = varint(); if (field === FIELD) return v; }
+      else if (wire === 2) { const n = varint(); i += n; }  // not `i += varint()`: that adds to the old i
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return null;
+    }
+    return null;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (!(e.data instanceof ArrayBuffer) || !OK.includes(finishedStatus(e.data))) return;
+        const n = ++window.__st.messages;
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          window.__st.finished = Math.max(window.__st.finished, n);
+        }));
+      });
+    }
+  };
   const watch = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app) { setTimeout(watch, 5); return; }
@@ -212,7 +257,7 @@ OBSERVER_JS = """
   };
   watch();
 })();
-"""
+""".replace("FINISHED_FIELD", str(_FINISHED_FIELD)).replace("FINISHED_OK", str(_FINISHED_OK))
 
 # `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is marked
 # stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
@@ -224,7 +269,8 @@ OBSERVER_JS = """
 _UNSETTLED = """
 (done, minImages) => {  // null when settled, else the first reason why not
   const st = window.__st;
-  if (!st || st.done < done) return `${st ? st.done : 'no'} script runs finished, waiting for ${done}`;
+  const runs = st ? Math.max(st.done, st.finished) : 0;  // the larger count: either can miss a run, not add one
+  if (runs < done) return `${runs} script runs finished, waiting for ${done}`;
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return 'script state not notRunning';
   const status = document.querySelector('[data-testid="stStatusWidget"]');
@@ -288,7 +334,8 @@ ELEMENTS_JS = """
 
 
 def done_count(page) -> int:
-    return page.evaluate("() => window.__st ? window.__st.done : 0")
+    """Script runs finished so far (see `OBSERVER_JS`)."""
+    return page.evaluate("() => window.__st ? Math.max(window.__st.done, window.__st.finished) : 0")
 
 
 def wait_settled(page, done: int = 1, min_images: int = 0, timeout_ms: int = 120_000) -> float:
