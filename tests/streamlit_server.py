@@ -6,7 +6,11 @@ Only ever binds and connects to 127.0.0.1.
 Render detection: Streamlit puts the script state on the app root
 (`[data-testid="stApp"][data-test-script-state]`: initial / running / notRunning / rerunRequested ...).
 `OBSERVER_JS` (installed with `page.add_init_script`) counts how often it became `notRunning`, so a
-caller can wait for *the* rerun its action started, not an earlier one.
+caller can wait for *the* rerun its action started, not an earlier one. A run that finishes quickly can
+pass unseen there (React renders running and notRunning in one batch: seen in about one tab switch in
+thirty), so it also counts the server's `script_finished` messages on the page's websocket, each two
+frames after it arrived (time for the frontend to apply it). `SETTLED_JS` then waits until what the
+run sent is drawn: images loaded, Vega-Lite charts painted, dataframes drawn (see there).
 """
 
 from __future__ import annotations
@@ -40,10 +44,14 @@ def free_port() -> int:
 
 
 def spawn_server(port: int, models_dir=COMMITTED_MODELS, env: dict | None = None,
-                 stderr=subprocess.PIPE) -> subprocess.Popen:
-    """Start `streamlit run dashboard.py` (a fresh process) without waiting for it."""
+                 stderr=subprocess.PIPE, prefix: list[str] | None = None) -> subprocess.Popen:
+    """Start `streamlit run dashboard.py` (a fresh process) without waiting for it.
+
+    `prefix`: a command that execs the server in its own place, e.g. `["taskset", "-c", "0"]`
+    (the process id stays the server's).
+    """
     full_env = {**os.environ, "AECOMPARE_MODELS": str(models_dir), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"),
+    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"),
                              "--server.headless", "true", "--server.port", str(port),
                              "--server.address", LOCALHOST, "--browser.gatherUsageStats", "false"],
                             cwd=REPO, env=full_env, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -81,9 +89,10 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-# ---------------------------------------------------------------- memory (Linux /proc)
+# ---------------------------------------------------------------- processes: memory and CPU (Linux /proc)
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -113,9 +122,28 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads (Linux /proc/PID/stat), in seconds; NaN if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def comm(pid: int) -> str:
+    """A process's command name (/proc/PID/comm), '' if it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def memory_mb(pid: int) -> dict:
     """VmHWM (peak) and VmRSS (now) of the process and the sum over it and its descendants, in MB."""
-    tree = _descendants(pid)
+    tree = descendants(pid)
     return {"hwm": _status_kb(pid, "VmHWM") / 1024, "rss": _status_kb(pid, "VmRSS") / 1024,
             "hwm_tree": sum(_status_kb(p, "VmHWM") for p in tree) / 1024,
             "rss_tree": sum(_status_kb(p, "VmRSS") for p in tree) / 1024, "processes": len(tree)}
@@ -158,9 +186,51 @@ class RssSampler:
 
 # ---------------------------------------------------------------- render detection in the page
 
+def _script_finished_codes() -> tuple[int, list[int]]:
+    """ForwardMsg's `script_finished` field number and the statuses of a completed run (from Streamlit's proto)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    ok = [ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY]
+    return ForwardMsg.DESCRIPTOR.fields_by_name["script_finished"].number, ok
+
+
+_FINISHED_FIELD, _FINISHED_OK = _script_finished_codes()
+
 OBSERVER_JS = """
 (() => {
-  window.__st = {done: 0, doneAt: 0, disconnects: 0, connected: false, lastState: null};
+  window.__st = {done: 0, doneAt: 0, finished: 0, messages: 0, disconnects: 0, connected: false, lastState: null};
+  const FIELD = FINISHED_FIELD, OK = FINISHED_OK;
+  const finishedStatus = (buf) => {  // the script_finished status of one ForwardMsg, or null (top-level fields only)
+    const b = new Uint8Array(buf);
+    let i = 0;
+    const varint = () => {
+      let v = 0, m = 1, x;
+      do { x = b[i++]; v += (x & 127) * m; m *= 128; } while (x & 128);
+      return v;
+    };
+    while (i < b.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag & 7;
+      if (wire === 0) { const v = varint(); if (field === FIELD) return v; }
+      else if (wire === 2) { const n = varint(); i += n; }  // not `i += varint()`: that adds to the old i
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return null;
+    }
+    return null;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (!(e.data instanceof ArrayBuffer) || !OK.includes(finishedStatus(e.data))) return;
+        const n = ++window.__st.messages;
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          window.__st.finished = Math.max(window.__st.finished, n);
+        }));
+      });
+    }
+  };
   const watch = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app) { setTimeout(watch, 5); return; }
@@ -187,36 +257,96 @@ OBSERVER_JS = """
   };
   watch();
 })();
-"""
+""".replace("FINISHED_FIELD", str(_FINISHED_FIELD)).replace("FINISHED_OK", str(_FINISHED_OK))
 
-# True when the script finished at least `done` runs, is idle, every <img> in the main area has loaded,
-# there are at least `min_images` of them, and nothing is marked stale; returns performance.now().
-SETTLED_JS = """
-([done, minImages]) => {
+# `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is marked
+# stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
+# loaded (at least `min_images` of them), every visible Vega-Lite chart has painted (its `svg.marks` holds
+# vega marks, or its `canvas` has non-zero size and something drawn on it) and every visible dataframe's
+# grid canvas is drawn; then performance.now(). Charts: `[data-testid="stVegaLiteChart"]` holds
+# vega's own svg or canvas directly (Streamlit 1.67, no `.vega-embed` wrapper); vega switches to canvas
+# above 2,000 marks per datum set. Hidden elements (a collapsed expander) are not waited for.
+_UNSETTLED = """
+(done, minImages) => {  // null when settled, else the first reason why not
   const st = window.__st;
-  if (!st || st.done < done) return false;
+  const runs = st ? Math.max(st.done, st.finished) : 0;  // the larger count: either can miss a run, not add one
+  if (runs < done) return `${runs} script runs finished, waiting for ${done}`;
   const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return 'script state not notRunning';
   const status = document.querySelector('[data-testid="stStatusWidget"]');
-  if (status && status.innerText.includes('Running')) return false;
-  if (!document.querySelector('[data-testid="stTabs"]')) return false;
-  const imgs = document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img');
-  if (imgs.length < minImages) return false;
-  for (const img of imgs) if (!img.complete || img.naturalWidth === 0) return false;
-  if (document.querySelector('[data-stale="true"]')) return false;
-  return performance.now();
+  if (status && status.innerText.includes('Running')) return 'status widget says Running';
+  if (!document.querySelector('[data-testid="stTabs"]')) return 'no tabs';
+  if (document.querySelector('[data-stale="true"]')) return 'stale elements';
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return 'no main area';
+  if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return 'skeleton';
+  const imgs = main.querySelectorAll('[data-testid="stImage"] img');
+  if (imgs.length < minImages) return `${imgs.length} images, waiting for ${minImages}`;
+  for (const img of imgs) if (!img.complete || img.naturalWidth === 0) return 'an image is loading';
+  const shown = (el) => !el.checkVisibility || el.checkVisibility();
+  const sized = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const painted = (cv) => {  // anything drawn: a non-transparent pixel in a 32 x 32 copy
+    if (!cv.width || !cv.height) return false;
+    const probe = (window.__stProbe = window.__stProbe || document.createElement('canvas'));
+    probe.width = probe.height = 32;
+    const g = probe.getContext('2d', {willReadFrequently: true});
+    g.clearRect(0, 0, 32, 32);
+    g.drawImage(cv, 0, 0, 32, 32);
+    const px = g.getImageData(0, 0, 32, 32).data;
+    for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+    return false;
+  };
+  for (const chart of main.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+    if (!shown(chart)) continue;
+    const view = chart.querySelector('svg.marks, canvas');
+    if (!view || !sized(view)) return 'a chart has no sized svg or canvas';
+    if (view.tagName.toLowerCase() === 'svg' ? !view.querySelector('[class*="mark-"]') : !painted(view)) {
+      return 'a chart has not painted its marks';
+    }
+  }
+  for (const df of main.querySelectorAll('[data-testid="stDataFrame"]')) {
+    if (!shown(df)) continue;
+    const grid = df.querySelector('canvas[data-testid="data-grid-canvas"]') || df.querySelector('canvas');
+    if (!grid || !sized(grid) || !painted(grid)) return 'a dataframe grid is not drawn';
+  }
+  return null;
+}
+"""
+SETTLED_JS = f"""([done, minImages]) => ({_UNSETTLED})(done, minImages) === null && performance.now()"""
+# Why the page is not settled (a string), or null: for a report when waiting timed out.
+UNSETTLED_JS = f"""([done, minImages]) => ({_UNSETTLED})(done, minImages)"""
+
+
+# What the main area holds now: images, charts (svg or canvas, and how many svg nodes each holds: the
+# browser's drawing work), dataframes.
+ELEMENTS_JS = """
+() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return {images: 0, charts: [], dataframes: 0};
+  const charts = [...main.querySelectorAll('[data-testid="stVegaLiteChart"]')].map((c) => {
+    const view = c.querySelector('svg.marks, canvas');
+    return {renderer: view ? view.tagName.toLowerCase() : 'none', nodes: view ? view.querySelectorAll('*').length : 0};
+  });
+  return {images: main.querySelectorAll('[data-testid="stImage"] img').length, charts,
+          dataframes: main.querySelectorAll('[data-testid="stDataFrame"]').length};
 }
 """
 
 
 def done_count(page) -> int:
-    return page.evaluate("() => window.__st ? window.__st.done : 0")
+    """Script runs finished so far (see `OBSERVER_JS`)."""
+    return page.evaluate("() => window.__st ? Math.max(window.__st.done, window.__st.finished) : 0")
 
 
 def wait_settled(page, done: int = 1, min_images: int = 0, timeout_ms: int = 120_000) -> float:
     """Wait (polling every animation frame) until the app is settled; the page's performance.now() then."""
     return page.wait_for_function(SETTLED_JS, arg=[done, min_images], polling="raf",
                                   timeout=timeout_ms).json_value()
+
+
+def unsettled_reason(page, done: int = 1, min_images: int = 0) -> str | None:
+    """Why `wait_settled` would still wait (the first unmet condition), or None."""
+    return page.evaluate(UNSETTLED_JS, [done, min_images])
 
 
 def wait_rendered(page, timeout_ms: int = 120_000) -> None:
