@@ -10,7 +10,8 @@ import streamlit as st
 from ..diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..images import diverging_rgb, join, upscale
 from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
-from .common import Context, chart_data, draw_chart, no_models_note, show_table
+from . import loaders
+from .common import Context, chart_data, chart_spec, no_models_note, show_table
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -56,14 +57,37 @@ def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
     return upscale(join([diverging_rgb(f, 1.0) for f in filters], axis=1), zoom)
 
 
+def every_few_epochs(df: pd.DataFrame) -> pd.DataFrame:
+    """Every epoch up to 10, then every 5th and the last: the curves' shape with a quarter of the points
+    (each drawn point is exact; thousands of them slow the page)."""
+    last = df["epoch"].max()
+    return df[(df["epoch"] <= 10) | (df["epoch"] % 5 == 0) | (df["epoch"] == last)]
+
+
+def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
+    """Each run's singular values per layer: from the test-set results, or computed from its weights."""
+    results = loaders.results(models_dir)
+    return {r.name: results.singular_values(r.name, r.seed) if results is not None
+            else [singular_values(layer.kernel) for layer in r.layers] for r in runs}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def chart_specs(models_dir: str, names: tuple[str, ...], metric: str) -> dict[str, dict]:
+    """The tab's three charts for one choice of models, built once per process and shared."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    order = list(names)
+    return {"layers": chart_spec(layer_chart(every_few_epochs(layer_frame(runs)), metric, order)),
+            "spread": chart_spec(spread_chart(every_few_epochs(spread_frame(runs)), order)),
+            "singular": chart_spec(singular_chart(singular_frame(runs, singular_values_of(models_dir, runs)), order))}
+
+
 def show(ctx: Context) -> None:
     st.subheader("Weight collapse")
     if no_models_note(ctx.runs):
         return
     order = [r.name for r in ctx.runs]
     results = ctx.results()
-    singular = {r.name: results.singular_values(r.name, r.seed) if results is not None
-                else [singular_values(layer.kernel) for layer in r.layers] for r in ctx.runs}
+    singular = singular_values_of(ctx.models_dir, ctx.runs)
     outputs = {r.name: results.output_stats(r.name, r.seed) for r in ctx.runs} if results is not None else None
     if outputs is None or any(v is None for v in outputs.values()):
         st.info("The verdicts need the test-set figures (see the message above).")
@@ -78,11 +102,13 @@ def show(ctx: Context) -> None:
 
     st.markdown("**Per layer, over epochs**")
     metric = st.selectbox("Quantity", METRICS, key="collapse_metric")
-    draw_chart(st, layer_chart(layer_frame(ctx.runs), metric, order))
+    specs = chart_specs(ctx.models_dir, tuple(order), metric)
+    st.vega_lite_chart(specs["layers"])
     st.caption(f"{metric} of each layer's weight matrix (units: dead/saturated as a fraction of the layer's "
                "units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first 1000 test images "
-               "after each epoch. Epoch 0 is the initialisation.")
-    draw_chart(st, spread_chart(spread_frame(ctx.runs), order), width="stretch")
+               "after every epoch (drawn: each of the first 10, then every 5th and the last). Epoch 0 is the "
+               "initialisation.")
+    st.vega_lite_chart(specs["spread"], width="stretch")
     st.caption(f"Output spread per epoch (recorded during training on the first 1000 test images): std of each "
                f"output pixel across images / std of that input pixel, averaged over pixels. It depends on the "
                f"outputs' scale: a softmax's outputs, which sum to 1, read low while following the input. Dashed "
@@ -96,6 +122,6 @@ def show(ctx: Context) -> None:
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 
     st.markdown("**Singular values of each weight matrix**")
-    draw_chart(st, singular_chart(singular_frame(ctx.runs, singular), order))
+    st.vega_lite_chart(specs["singular"])
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
                "directions of its input.")

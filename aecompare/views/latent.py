@@ -42,21 +42,28 @@ def panels(df: pd.DataFrame) -> list[tuple[str, object]]:
             for method, part in (("PCA", pca), ("t-SNE", tsne)) if len(part)]
 
 
-def render_latent(projections: dict[str, pd.DataFrame], probe_accuracy: dict[str, float]) -> None:
-    """One PCA | t-SNE pair of images per model, with its probe accuracy."""
-    with_tsne = any((df["method"] == "t-SNE").any() for df in projections.values())
+@st.cache_data(show_spinner=False, max_entries=128)
+def cached_panels(models_dir: str, name: str, seed: int, points: int, _df: pd.DataFrame) -> list[tuple[str, object]]:
+    """`panels` of one run's `points` projected codes, drawn once per process (fixed once stored)."""
+    return panels(_df)
+
+
+def render_latent(projections: dict[str, tuple[int, pd.DataFrame]], probe_accuracy: dict[str, float],
+                  models_dir: str) -> None:
+    """One PCA | t-SNE pair of images per model (name -> (seed, projections)), with its probe accuracy."""
+    with_tsne = any((df["method"] == "t-SNE").any() for _, df in projections.values())
     st.caption(CAPTION.format(shown=f"the {TSNE_N} images also used for t-SNE" if with_tsne else "all of them",
                               tsne=TSNE_TEXT.format(n=TSNE_N) if with_tsne else
                               "t-SNE is not shown: the stored results are not fresh (see the note above)."))
     st.html(legend_html())
-    for name, df in projections.items():
+    for name, (seed, df) in projections.items():
         acc = probe_accuracy.get(name)
         shown_acc = "" if acc is None or math.isnan(acc) else f" — linear probe accuracy {acc:.3f}"
         st.markdown(f"**{name}**{shown_acc}")
         if df.empty:
             st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
             continue
-        for col, (title, image) in zip(st.columns(4), panels(df)):
+        for col, (title, image) in zip(st.columns(4), cached_panels(models_dir, name, seed, len(df), df)):
             col.image(image, caption=title, width=PANEL_PX)
 
 
@@ -72,4 +79,4 @@ def show(ctx: Context) -> None:
     accuracy = {r.name: float(models.loc[(models["name"] == r.name) & (models["seed"] == r.seed),
                                          "probe_accuracy"].iloc[0])
                 for r in ctx.runs if ((models["name"] == r.name) & (models["seed"] == r.seed)).any()}
-    render_latent({r.name: results.latent(r.name, r.seed) for r in ctx.runs}, accuracy)
+    render_latent({r.name: (r.seed, results.latent(r.name, r.seed)) for r in ctx.runs}, accuracy, ctx.models_dir)

@@ -9,7 +9,8 @@ import streamlit as st
 from ..analysis import TABLE_COLUMNS, seed_summary
 from ..images import strip
 from ..records import curves_frame, probe_epochs, probe_outputs
-from .common import Context, chart_data, draw_chart, no_models_note, show_table
+from . import loaders
+from .common import Context, chart_data, chart_spec, no_models_note, show_table
 from .legend import GLOSSARY_LINK
 
 
@@ -52,6 +53,18 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
                  alt.Tooltip("low:Q", format=".5g", title="min"), alt.Tooltip("high:Q", format=".5g", title="max"),
                  "seeds:Q"]).transform_filter(hover)
     return alt.layer(spread, line, selector, rule, points).properties(height=320)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curve_specs(models_dir: str, names: tuple[str, ...], log: bool) -> dict[str, dict]:
+    """Both curve charts' specs for one choice of models, built once per process and shared (building a
+    chart of thousands of points costs a second of CPU)."""
+    catalog = loaders.catalog(models_dir)
+    curves = curves_frame([run for n in names for run in catalog.by_name(n)])
+    own = curves[curves["curve"].str.startswith("own loss")]
+    common = curves[curves["curve"].str.startswith("MSE")]
+    return {"own": chart_spec(curve_chart(own, log, "own loss (each on its own scale)", list(names))),
+            "common": chart_spec(curve_chart(common, log, "MSE on [0, 1]", list(names)))}
 
 
 def show_evaluation(ctx: Context) -> None:
@@ -100,12 +113,10 @@ def show(ctx: Context) -> None:
     order = [r.name for r in ctx.runs]
     st.markdown("**Training curves**")
     log = st.toggle("Log scale (symmetric log where values reach 0 or below)", key="losses_log")
-    curves = curves_frame([run for r in ctx.runs for run in ctx.catalog.by_name(r.name)])
-    own = curves[curves["curve"].str.startswith("own loss")]
-    common = curves[curves["curve"].str.startswith("MSE")]
+    specs = curve_specs(ctx.models_dir, tuple(order), log)
     left, right = st.columns(2)
-    draw_chart(left, curve_chart(own, log, "own loss (each on its own scale)", order), width="stretch")
-    draw_chart(right, curve_chart(common, log, "MSE on [0, 1]", order), width="stretch")
+    left.vega_lite_chart(specs["own"], width="stretch")
+    right.vega_lite_chart(specs["common"], width="stretch")
     st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
                "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
                "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only). Where a model "
