@@ -28,22 +28,23 @@ import numpy as np
 from . import artifacts
 from .data import Mnist
 from .diagnostics import layer_diagnostics
-from .keras_models import LOSSES, build_model, make_optimizer
+from .keras_models import LOSSES, build_model, make_optimizer, weights_of
 from .network import DenseLayer, forward
-from .registry import Experiment
+from .registry import SCALES, Experiment
+from .schema import PROBES_PER_CLASS
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
 
 
-def probe_digits(labels: np.ndarray, per_class: int = 2) -> np.ndarray:
+def probe_digits(labels: np.ndarray, per_class: int = PROBES_PER_CLASS) -> np.ndarray:
     """Indices of the first `per_class` test images of each digit, ordered by digit."""
     return np.concatenate([np.flatnonzero(labels == d)[:per_class] for d in range(10)])
 
 
 def scale_factor(exp: Experiment) -> float:
     """Multiply [0, 1] pixels by this to get the model's input and target scale."""
-    return 255.0 if exp.scale == "raw" else 1.0
+    return SCALES[exp.scale]
 
 
 def dense_layers(model, exp: Experiment) -> list[DenseLayer]:
@@ -243,7 +244,7 @@ class GroupTrainer:
             "diverged_epoch": record["diverged_epoch"], "seconds": round(record["seconds"], 2),
         }
         with artifacts.staged_run(models_dir, exp) as stage:
-            self.models[i].save(stage.dir / "model.keras")
+            (stage.dir / "weights.npz").write_bytes(artifacts.npz_bytes(**weights_of(self.models[i])))
             (stage.dir / "history.json").write_text(json.dumps(record, indent=1, allow_nan=False))
             recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
             (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(
