@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -347,7 +348,8 @@ def parse_npz(data: bytes, path: Path, spec: dict[str, schema.Array], fix: str) 
 def _members_wrong(names: list[str], wanted: list[str]) -> str:
     """What is wrong with an npz's member names, in words ("lacks bias_2.npy; holds unexpected x.npy")."""
     def shown(found):
-        return ", ".join(schema.inert(n, 30) for n in found[:5]) + (" ..." if len(found) > 5 else "")
+        plain = [n if re.fullmatch(r"[A-Za-z0-9_]{1,30}\.npy", n) else schema.inert(n, 30) for n in found[:5]]
+        return ", ".join(plain) + (" ..." if len(found) > 5 else "")
 
     missing = [n for n in wanted if n not in names]
     extra = [n for n in names if n not in wanted]
@@ -358,12 +360,10 @@ def _members_wrong(names: list[str], wanted: list[str]) -> str:
 
 
 def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, spec: schema.Array) -> np.ndarray:
-    """One array, read only once its declared size and header match `spec` (bounded memory)."""
+    """One array, its data read only once its npy header (a few bytes in) and its declared size match `spec`:
+    the memory is the expected array's, whatever the header or the zip declare."""
     if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise schema.Invalid(key, "encrypted or compressed with an unusual method", "stored or deflated")
-    if info.file_size > spec.nbytes + schema.NPY_HEADER_BYTES:
-        raise schema.Invalid(key, f"declared as {info.file_size:,} bytes uncompressed",
-                             f"{spec.describe()} ({spec.nbytes:,} bytes)")
     with z.open(info) as f:
         version = np.lib.format.read_magic(f)
         read_header = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -372,10 +372,12 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, spec: schem
             raise schema.Invalid(key, f"an npy file of version {version}", "version 1.0 or 2.0")
         shape, fortran, dtype = read_header(f, max_header_size=schema.NPY_HEADER_BYTES)
         if dtype.str not in spec.dtypes or shape != spec.shape or fortran:
-            raise schema.Invalid(key, f"{dtype.str} of shape {shape}", spec.describe())
+            found = f"{schema.dtype_words(dtype)} of shape {shape}{' (Fortran order)' * fortran}"
+            raise schema.Invalid(key, found, spec.describe())
         nbytes = math.prod(shape) * dtype.itemsize
         if info.file_size != f.tell() + nbytes:
-            raise schema.Invalid(key, f"declared as {info.file_size:,} bytes", f"{f.tell() + nbytes:,}")
+            raise schema.Invalid(key, f"declared as {info.file_size:,} bytes uncompressed",
+                                 f"{f.tell() + nbytes:,} ({spec.describe()} and its header)")
         raw = f.read(nbytes)
         if len(raw) != nbytes or f.read(1):  # reading to the end also checks the CRC
             raise schema.Invalid(key, "truncated", f"{nbytes:,} bytes of data")
@@ -422,7 +424,8 @@ def parse_probes(data: bytes, path: Path, epochs: int, fix: str) -> dict[str, np
     """Probe-digit reconstructions before training and after each of `epochs` epochs: see `encode_images`."""
     probes = parse_npz(data, path, schema.probes_spec(epochs), fix)
     if np.any(probes["lo"] > probes["hi"]):
-        raise ArtifactError(f"{path}: lo is above hi for some image (each image's range must be lo <= hi); {fix}")
+        raise ArtifactError(f"{path}: lo is above hi for some image (lo and hi are each image's lowest and highest "
+                            f"value); {fix}")
     return probes
 
 

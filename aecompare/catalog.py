@@ -128,21 +128,28 @@ def entry_settings(models_dir: Path, entry) -> tuple[Experiment, Path, bool]:
     try:
         schema.check(entry, schema.IDENTITY)
     except schema.Invalid as e:
-        raise ArtifactError(f"{manifest}: a manifest entry has an invalid {e.where}: {e.found}, expected "
-                            f"{e.expected}; the entry is ignored (fix or delete it)") from None
+        name = f" {entry['name']}" if schema.NAME.ok(entry.get("name")) else ""  # else the message shows it, inert
+        raise ArtifactError(f"{manifest}: manifest entry{name} {_invalid(e)}; the entry is ignored "
+                            "(fix or delete it)") from None
     name, seed = entry["name"], entry["seed"]
     old = isinstance(entry.get("files"), dict) and "model.keras" in entry["files"]
     try:
         schema.check(entry, schema.entry_spec(name, seed, OLD_RUN_FILES if old else RUN_FILES))
     except schema.Invalid as e:
-        raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} has an invalid {e.where}: {e.found}, "
-                            f"expected {e.expected}; the entry is ignored ({RETRAIN.format(name=name)})") from None
+        raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} {_invalid(e)}; the entry is ignored "
+                            f"({RETRAIN.format(name=name)})") from None
     exp = Experiment.from_dict(entry["experiment"])
     if schema.parameters(exp.arch) > schema.MAX_PARAMETERS:
         raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} describes a net of "
                             f"{schema.parameters(exp.arch):,} weights, more than the {schema.MAX_PARAMETERS:,} "
                             "allowed; the entry is ignored")
     return exp, run_folder(models_dir, entry["path"], RETRAIN.format(name=name)), old
+
+
+def _invalid(e: schema.Invalid) -> str:
+    if e.found == schema.EXTRA:
+        return f"has an unexpected field {e.where}"
+    return f"has an invalid {e.where}: {e.found}, expected {e.expected}"
 
 
 def run_folder(models_dir: Path, rel: str, fix: str) -> Path:
@@ -235,12 +242,13 @@ def _field(entry, key):
 
 
 def _listed_as(entry, listed: set[str]) -> tuple | None:
-    """An entry's (name, seed) when both are valid; its path is added to `listed` when that is valid too."""
-    if not isinstance(entry, dict) or not schema.NAME.ok(entry.get("name")) or not schema.SEED.ok(entry.get("seed")):
+    """An entry's (name, seed) when both are valid; its path is added to `listed` when it has the form of one."""
+    if not isinstance(entry, dict):
         return None
-    path = entry.get("path")
-    if schema.entry_spec(entry["name"], entry["seed"], RUN_FILES).fields["path"].ok(path):
-        listed.add(path)
+    if schema.RUN_PATH.ok(entry.get("path")):  # a bad entry whose folder is there: one message (the entry's)
+        listed.add(entry["path"])
+    if not schema.NAME.ok(entry.get("name")) or not schema.SEED.ok(entry.get("seed")):
+        return None
     return entry["name"], entry["seed"]
 
 

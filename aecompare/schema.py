@@ -296,6 +296,7 @@ NAME = Text(NAME_PATTERN, "a model name of lowercase letters, digits and hyphens
 SEED = Int(0, 2**31 - 1)
 SHA256 = Text(SHA256_PATTERN, "a sha256 (64 hex digits)")
 IDENTITY = Record({"name": NAME, "seed": SEED})  # checked first: the path and the messages use them
+RUN_PATH = Text(f"{NAME_PATTERN}/seed-[0-9]{{1,10}}-{STAMP_PATTERN}", "NAME/seed-SEED-STAMP")
 MANIFEST = Record({"format": Const(1), "models": ListOf(Anything(), 0, MAX_RUNS)})  # other keys: kept, unread
 
 
@@ -316,7 +317,7 @@ def experiment_spec(name: str, seed: int) -> Record:
 def entry_spec(name: str, seed: int, files: tuple[str, ...]) -> Record:
     """A manifest entry of run (`name`, `seed`) listing `files` (the summary fields are not read)."""
     return Record({"path": Text(re.escape(f"{name}/seed-{seed}-") + STAMP_PATTERN,
-                                f"{name}/seed-{seed}-<YYYYmmddTHHMMSS>"),
+                                f"{name}/seed-{seed}-YYYYmmddTHHMMSS"),
                    "files": Record({f: SHA256 for f in files}, exact=True),
                    "experiment": experiment_spec(name, seed)})
 
@@ -371,7 +372,14 @@ class Array:
         return math.prod(self.shape) * max(np.dtype(d).itemsize for d in self.dtypes)
 
     def describe(self) -> str:
-        return f"{'/'.join(self.dtypes)} of shape {self.shape}"
+        import numpy as np
+
+        return f"{' or '.join(dtype_words(np.dtype(d)) for d in self.dtypes)} of shape {self.shape}"
+
+
+def dtype_words(dtype) -> str:
+    """float32, int64, object... ("float32 big-endian"): a dtype in words (numpy's '<f4' would read as markup)."""
+    return dtype.name + (" big-endian" if dtype.byteorder == ">" else "")
 
 
 FLOAT32 = ("<f4",)

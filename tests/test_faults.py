@@ -199,7 +199,7 @@ def wrong_input_shape(models, name):
     path = run_file(models, name, "weights.npz")
     path.write_bytes(artifacts.npz_bytes(**weights_of(dense_100_in(keras))))
     rehash(models, name)
-    return path, "kernel_0 is <f4 of shape (100, 100), not <f4 of shape (784, 100)"
+    return path, "kernel_0 is float32 of shape (100, 100), not float32 of shape (784, 100)"
 
 
 def history_nan(models, name):
