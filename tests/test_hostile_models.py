@@ -80,7 +80,7 @@ def write_doc(models: Path, doc: dict) -> None:
 
 
 def entry(models: Path, seed: int, name: str = TARGET) -> dict:
-    return next(e for e in read_doc(models)["models"] if e["name"] == name and e["seed"] == seed)
+    return next(e for e in read_doc(models)["models"] if isinstance(e, dict) and (e["name"], e["seed"]) == (name, seed))
 
 
 def run_dir(models: Path, seed: int, name: str = TARGET) -> Path:
@@ -91,7 +91,7 @@ def edit_entry(models: Path, seed: int, edit: Callable[[dict], None], name: str 
     """Change a run's entry in place (as a hand edit or a bad merge would)."""
     doc = read_doc(models)
     for e in doc["models"]:
-        if e["name"] == name and e["seed"] == seed:
+        if isinstance(e, dict) and (e["name"], e["seed"]) == (name, seed):  # other cases' damage is left alone
             edit(e)
     write_doc(models, doc)
 
@@ -814,6 +814,17 @@ def config_bomb(path, outside):
 
 
 @old_format_variant
+def config_bomb_under_the_size_limit(path, outside):
+    """config.json declared as 256 MB, 0.25 MB on disk, the file under its size limit: refused by the declared
+    size, before it is decompressed."""
+    with zipfile.ZipFile(path) as z:
+        members = [(n, deflate(z.read(n)), zlib.crc32(z.read(n)), len(z.read(n))) for n in z.namelist()
+                   if n != "config.json"]
+    members.append(("config.json", deflated_zeros(b'{"x": "', 1 << 28), 0, (1 << 28) + 7))
+    path.write_bytes(raw_zip(members))
+
+
+@old_format_variant
 def lambda_layer(path, outside):
     def edit(c):
         layer = c["config"]["layers"][2]
@@ -947,7 +958,7 @@ def check_evaluate(result: subprocess.CompletedProcess, expects: list[Expect]) -
     for expect in expects:
         assert any(str(expect.culprit) in p and all(w in p for w in expect.words) for p in problems), expect
     names = [row["name"] for row in csv.DictReader(io.StringIO(result.stdout)) if row["kind"] == "model"]
-    assert names and all(re.fullmatch(schema.NAME_PATTERN, n) for n in names), names  # no markup, no formula
+    assert all(re.fullmatch(schema.NAME_PATTERN, n) for n in names), names  # no markup, no formula
 
 
 RUN_CASES = [n for n in CASES if n != "link_to_etc_in_models" and not n.startswith("manifest_")]
@@ -970,7 +981,8 @@ def test_evaluate_names_every_damaged_run_and_exits_1(tiny_models, tmp_path):
 def test_evaluate_on_an_unusable_manifest_exits_1(tiny_models, tmp_path, name):
     models = (tmp_path / "models").resolve()
     shutil.copytree(tiny_models, models)
-    check_evaluate(run_evaluate(models), [CASES[name](models, 0)])
+    expect = CASES[name](models, 0)
+    check_evaluate(run_evaluate(models), [expect])
 
 
 # ---------------------------------------------------------------- vocabularies and patterns
