@@ -401,12 +401,6 @@ def weights_limit(exp: Experiment) -> int:
     return schema.npz_limit(schema.weights_spec(exp))
 
 
-def read_weights(path: Path, exp: Experiment) -> list[DenseLayer]:
-    """The checked Dense layers of `path` (a run's weights.npz) for `exp`; raises ArtifactError."""
-    fix = RETRAIN.format(name=exp.name)
-    return parse_weights(read_bounded(path, weights_limit(exp), fix), path, exp, fix)
-
-
 def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fix: str) -> dict:
     """A run's record (see `aecompare.training`), checked against `schema.history_spec`: its epochs are
     1, 2, ... up to what `exp` trained (or to divergence), each with one row per layer of the net."""

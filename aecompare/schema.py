@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from .losses import LOSSES
 from .network import ACTIVATIONS
 from .registry import OPTIMIZERS, SCALES, Architecture, Experiment
@@ -367,13 +369,9 @@ class Array:
 
     @property
     def nbytes(self) -> int:
-        import numpy as np
-
         return math.prod(self.shape) * max(np.dtype(d).itemsize for d in self.dtypes)
 
     def describe(self) -> str:
-        import numpy as np
-
         return f"{' or '.join(dtype_words(np.dtype(d)) for d in self.dtypes)} of shape {self.shape}"
 
 

@@ -676,6 +676,14 @@ def link_among_run_folders(models, seed):
     return Expect(link, ("symbolic link (never followed)",), victim_loads=True)
 
 
+@case
+def unlisted_folder_named_as_markup(models, seed):
+    """A folder no entry lists, named as Markdown: reported once, its name shown inert."""
+    folder = models / "![x](http:host)" / f"seed-{seed}-20260101T000000"
+    folder.mkdir(parents=True)
+    return Expect(models, ("'??x??http:host?'", "is on disk but not in manifest.json"), victim_loads=True)
+
+
 # ---------------------------------------------------------------- 4, 6, 7: the old format (model.keras)
 
 
@@ -985,6 +993,43 @@ def test_evaluate_on_an_unusable_manifest_exits_1(tiny_models, tmp_path, name):
     check_evaluate(run_evaluate(models), [expect])
 
 
+# ---------------------------------------------------------------- rewriting the manifest keeps what it does not know
+
+
+def test_publishing_a_run_keeps_the_manifests_other_keys(tiny_models, tmp_path):
+    """StagedRun.commit (what training does) rewrites the manifest: a top-level key it does not know (the
+    stored results) is kept as it was, unread; the new run is listed and loads."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    results = {"rows": [{"name": TARGET, "mse": 0.07}], "nested": {"a": [1, 2]}}
+    write_doc(models, {**read_doc(models), "results": results})
+    source = run_dir(models, 0)
+    exp = dataclasses.replace(Experiment.from_dict(entry(models, 0)["experiment"]), seed=7)
+    with artifacts.staged_run(models, exp, stamp="20300101T000000") as stage:
+        for f in artifacts.RUN_FILES:
+            shutil.copy(source / f, stage.dir / f)
+        history = json.loads((stage.dir / "history.json").read_text())
+        history["experiment"] = exp.to_dict()
+        (stage.dir / "history.json").write_text(json.dumps(history))
+        stage.commit({})
+    doc = read_doc(models)
+    assert doc["results"] == results and list(doc)[:2] == ["format", "models"]
+    catalog = load_catalog(models)
+    assert catalog.problems == [] and (TARGET, 7) in {(r.name, r.seed) for r in catalog.runs}
+
+
+def test_training_refuses_to_retrain_old_format_runs_silently(tiny_models, tmp_path):
+    """Without --force, `python -m aecompare.train` over old-format runs says to convert them (it would retrain
+    the whole registry for nothing), before loading MNIST or TensorFlow."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    make_old_format(models, 0)
+    result = subprocess.run([sys.executable, "-m", "aecompare.train", "--only", TARGET, "--epochs", "2", "--seed", "0",
+                             "--out", str(models)], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"{TARGET}/seed-0" in result.stderr and f"--upgrade --out {models}" in result.stderr
+
+
 # ---------------------------------------------------------------- vocabularies and patterns
 
 
@@ -996,6 +1041,13 @@ def test_every_registry_entry_matches_the_schema():
         assert schema.parameters(exp.arch) <= schema.MAX_PARAMETERS
         assert exp.loss in LOSSES and exp.activation in ACTIVATIONS and exp.scale in SCALES
         assert exp.optimizer.name in OPTIMIZERS and exp.epochs <= schema.MAX_EPOCHS
+
+
+def test_the_experiment_spec_covers_every_field_of_an_experiment():
+    """A field added to Experiment must be added to schema.experiment_spec too (or every run would be refused
+    as having an unexpected field): this fails first, naming it."""
+    spec = schema.experiment_spec(REGISTRY[0].name, REGISTRY[0].seed)
+    assert set(spec.fields) == {f.name for f in dataclasses.fields(Experiment)}
 
 
 def test_vocabularies_are_what_the_code_runs():
