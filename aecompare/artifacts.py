@@ -1,10 +1,14 @@
-"""Reading and writing trained-model artifacts under `models/`, without TensorFlow.
+"""Reading and writing trained-model artifacts under `models/`, without TensorFlow or h5py.
 
 Layout: `models/manifest.json` lists every run; a run's files live in its own directory
-`models/<name>/seed-<seed>-<stamp>/`: `model.keras`, `history.json`, `probes.npz`.
-A run directory is written under a hidden staging name, renamed into place when complete, and
-only then entered in the manifest (itself replaced atomically); the directory it supersedes is
+`models/<name>/seed-<seed>-<stamp>/`: `weights.npz` (kernel_i, bias_i: float32), `history.json`,
+`probes.npz`. A run directory is written under a hidden staging name, renamed into place when complete,
+and only then entered in the manifest (itself replaced atomically); the directory it supersedes is
 removed last. A run killed at any moment therefore leaves the manifest pointing at complete files.
+
+Reading trusts nothing: a file's size is checked against what its run's settings allow before it is
+read, links are never followed, an npz member's declared size and npy header before it is decompressed,
+and every value against `aecompare.schema`. Each refusal is an ArtifactError naming the file.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 import zipfile
@@ -23,12 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .network import ACTIVATIONS, DenseLayer
+from . import schema
+from .network import DenseLayer
 from .registry import Experiment
 
 MANIFEST = "manifest.json"
-RUN_FILES = ("model.keras", "history.json", "probes.npz")
+RUN_FILES = ("weights.npz", "history.json", "probes.npz")
+OLD_RUN_FILES = ("model.keras", "history.json", "probes.npz")  # before weights.npz: see `aecompare.upgrade`
 STAGING_PREFIX = ".staging-"
+RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
+UPGRADE = "convert it with: python -m aecompare.train --upgrade --out {models_dir}"
 
 
 class ArtifactError(RuntimeError):
@@ -94,33 +105,50 @@ def npz_bytes(**arrays) -> bytes:
 # ---------------------------------------------------------------- manifest
 
 
+MANIFEST_FIX = "restore it from git (git checkout models/manifest.json) or retrain with --force"
+
+
+def read_manifest_doc(models_dir: Path) -> dict:
+    """The whole manifest: its entries under "models" (checked one by one by the catalog, later) and any other
+    top-level keys, kept as they are and not read. A missing manifest is an empty one; an unusable one
+    (too large, a link, not JSON, nested too deeply, not {"format": 1, "models": [...]}) raises ArtifactError."""
+    path = Path(models_dir) / MANIFEST
+    if not os.path.lexists(path):
+        return {"format": 1, "models": []}
+    doc = parse_json(read_bounded(path, schema.MANIFEST_BYTES, MANIFEST_FIX), path, MANIFEST_FIX, "a valid manifest")
+    try:
+        schema.check(doc, schema.MANIFEST)
+    except schema.Invalid as e:
+        raise ArtifactError(f"{path} is not a valid manifest ({e}); {MANIFEST_FIX}") from None
+    return doc
+
+
 def read_manifest(models_dir: Path) -> list[dict]:
     """The manifest's entries; [] if there is none yet. Raises ArtifactError if it is unreadable."""
-    path = Path(models_dir) / MANIFEST
-    if not path.exists():
-        return []
-    try:
-        doc = json.loads(path.read_text())
-        entries = doc["models"]
-        if not isinstance(entries, list):
-            raise TypeError("'models' is not a list")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ArtifactError(f"{path} is not a valid manifest ({e}); restore it from git "
-                            "(git checkout models/manifest.json) or retrain with --force") from e
-    return entries
+    return read_manifest_doc(models_dir)["models"]
 
 
-def manifest_bytes(entries: list[dict]) -> bytes:
-    entries = sorted(entries, key=lambda e: (e["name"], e["seed"]))
-    return (json.dumps({"format": 1, "models": entries}, indent=1, allow_nan=False) + "\n").encode()
+def _entry_order(entry) -> tuple:
+    """Sort key of an entry, whatever it holds (a damaged entry is kept where it sorts, not dropped)."""
+    if not isinstance(entry, dict):
+        return ("", -1)
+    name, seed = entry.get("name"), entry.get("seed")
+    return (name if isinstance(name, str) else "", seed if type(seed) is int else -1)
 
 
-def write_manifest(models_dir: Path, entries: list[dict]) -> None:
-    atomic_write_bytes(Path(models_dir) / MANIFEST, manifest_bytes(entries))
+def manifest_bytes(entries: list[dict], doc: dict | None = None) -> bytes:
+    """The manifest's text: `entries` sorted by (name, seed); `doc`'s other top-level keys kept as they are."""
+    out = {**(doc or {}), "format": 1, "models": sorted(entries, key=_entry_order)}
+    return (json.dumps(out, indent=1, allow_nan=False) + "\n").encode()
+
+
+def write_manifest(models_dir: Path, entries: list[dict], doc: dict | None = None) -> None:
+    atomic_write_bytes(Path(models_dir) / MANIFEST, manifest_bytes(entries, doc))
 
 
 def find_entry(entries: list[dict], name: str, seed: int) -> dict | None:
-    return next((e for e in entries if e["name"] == name and e["seed"] == seed), None)
+    return next((e for e in entries if isinstance(e, dict) and e.get("name") == name and e.get("seed") == seed),
+                None)
 
 
 def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
@@ -176,7 +204,8 @@ class StagedRun:
         for f in RUN_FILES:
             with open(self.dir / f, "rb") as fh:
                 os.fsync(fh.fileno())
-        entries = read_manifest(self.models_dir)  # a corrupt manifest stops here, before anything moves
+        doc = read_manifest_doc(self.models_dir)  # a corrupt manifest stops here, before anything moves
+        entries = doc["models"]
         old = find_entry(entries, self.exp.name, self.exp.seed)
         final = self.dir.parent / self.final_name
         entry = {
@@ -187,7 +216,7 @@ class StagedRun:
             "experiment": self.exp.to_dict(), **summary,
         }
         manifest = Path(self.models_dir) / MANIFEST
-        tmp = write_temp_beside(manifest, manifest_bytes([e for e in entries if e is not old] + [entry]))
+        tmp = write_temp_beside(manifest, manifest_bytes([e for e in entries if e is not old] + [entry], doc))
         try:
             os.replace(self.dir, final)
             try:
@@ -232,75 +261,166 @@ def remove_stale_staging(models_dir: Path) -> list[Path]:
     return removed
 
 
-# ---------------------------------------------------------------- reading a run
+# ---------------------------------------------------------------- reading, bounded and checked
 
 
-def read_dense_layers(path: Path) -> list[DenseLayer]:
-    """The Dense layers of a saved `.keras` autoencoder, read with zipfile and h5py only.
-
-    Accepts only an input layer followed by Dense layers with known activations: anything else
-    (a Lambda layer, custom code) is refused, so no code from the file ever runs.
-    """
-    import h5py
-
+def read_bounded(path: Path, limit: int, fix: str) -> bytes:
+    """The bytes of the regular file `path`, refused before a byte is read if it is a link, not a regular
+    file (a FIFO would block), or larger than `limit`; `fix` ends the message (what to do)."""
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as z:
-            config = json.loads(z.read("config.json"))
-            weights = io.BytesIO(z.read("model.weights.h5"))
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise ArtifactError(f"{path} is not a readable .keras file ({e}); retrain it with "
-                            "python -m aecompare.train --force --only <name>") from e
-    layers_cfg = config.get("config", {}).get("layers", [])
-    kinds = [c.get("class_name") for c in layers_cfg]
-    foreign = sorted({k for k in kinds if k not in ("InputLayer", "Dense")})
-    if foreign or not kinds or kinds.count("Dense") == 0:
-        raise ArtifactError(f"{path} holds layers aecompare does not run ({', '.join(foreign) or 'no Dense'}); "
-                            "only dense autoencoders are accepted")
-    dense_cfg = [c["config"] for c in layers_cfg if c["class_name"] == "Dense"]
-    layers = []
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is listed in the manifest but missing; {fix}") from None
+    except OSError as e:
+        raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from e
+    if stat.S_ISLNK(st.st_mode):
+        raise ArtifactError(f"{path} is a symbolic link, and links in a models folder are never followed; "
+                            "replace it with the file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise ArtifactError(f"{path} is not a regular file; {fix}")
+    if st.st_size > limit:
+        raise ArtifactError(f"{path} is {st.st_size:,} bytes, more than the {limit:,} its run's settings allow; "
+                            f"it is not read; {fix}")
     try:
-        with h5py.File(weights, "r") as h5:
-            for i, cfg in enumerate(dense_cfg):
-                group = h5["layers"][f"dense_{i}" if i else "dense"]["vars"]
-                activation = cfg.get("activation")
-                if activation not in ACTIVATIONS:
-                    raise ArtifactError(f"{path}: layer {cfg.get('name')} has activation {activation!r}")
-                layers.append(DenseLayer(cfg["name"], np.asarray(group["0"], np.float32),
-                                         np.asarray(group["1"], np.float32), activation))
-    except (OSError, KeyError, ValueError) as e:
-        raise ArtifactError(f"{path}: weights unreadable ({e})") from e
-    widths = [layers[0].kernel.shape[0]] + [layer.units for layer in layers]
-    chained = all(a.units == b.kernel.shape[0] for a, b in zip(layers, layers[1:]))
-    if not chained or widths[0] != 784 or widths[-1] != 784:
-        raise ArtifactError(f"{path} is a {'-'.join(map(str, widths))} network; expected 784 in and out")
-    return layers
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from e
+    if len(data) > limit:  # it grew since lstat
+        raise ArtifactError(f"{path} is more than the {limit:,} bytes its run's settings allow; {fix}")
+    return data
 
 
-def read_history(path: Path) -> dict:
-    """A run's record: settings, per-epoch losses and diagnostics (see `aecompare.training`)."""
+def json_depth(data: bytes) -> int:
+    """How deeply lists and objects nest in the JSON text `data`, found before parsing it (vectorised, linear):
+    brackets inside strings do not count, and a quote after an odd run of backslashes does not end a string."""
+    b = np.frombuffer(data, np.uint8)
+    quote = b == ord('"')
+    backslash = b == ord("\\")
+    if backslash.any():
+        i = np.arange(len(b), dtype=np.int32)
+        run = i - np.maximum.accumulate(np.where(backslash, -1, i))  # backslashes ending at each position
+        quote[1:] &= run[:-1] % 2 == 0
+    outside = np.cumsum(quote, dtype=np.int32) % 2 == 0  # a bracket is never a quote: its parity is its own
+    step = ((b == ord("[")) | (b == ord("{"))).astype(np.int8) - ((b == ord("]")) | (b == ord("}")))
+    return int(np.cumsum(step * outside, dtype=np.int32).max(initial=0))
+
+
+def parse_json(data: bytes, path: Path, fix: str, what: str = "valid JSON"):
+    """JSON from `data`, refused if it nests deeper than MAX_JSON_DEPTH (checked on the text, before parsing:
+    valid JSON 100,000 levels deep would stop the parser, and anything walking the result, at Python's
+    recursion limit) or is not valid JSON. The message says `path` is not `what`."""
+    depth = json_depth(data)
+    if depth > schema.MAX_JSON_DEPTH:
+        raise ArtifactError(f"{path} is not {what} (it nests {depth:,} levels deep, at most "
+                            f"{schema.MAX_JSON_DEPTH} are allowed; it was not parsed); {fix}")
     try:
-        record = json.loads(Path(path).read_text())
-        epochs = record["epochs"]
-        if not isinstance(epochs, list) or not all(isinstance(row, dict) for row in epochs):
-            raise TypeError("'epochs' is not a list of records")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ArtifactError(f"{path} is not a valid history record ({e})") from e
-    for row in epochs:
-        for key in ("train_loss", "val_loss", "val_mse", "output_spread"):
-            v = row.get(key)
-            if not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise ArtifactError(f"{path}: epoch {row.get('epoch')} has {key}={v!r} (not a finite number)")
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, a number of too many digits
+        raise ArtifactError(f"{path} is not {what} ({str(e)[:120]}); {fix}") from None
+
+
+NPZ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError, SyntaxError)  # what zipfile and np.lib.format raise on a damaged file
+
+
+def parse_npz(data: bytes, path: Path, spec: dict[str, schema.Array], fix: str) -> dict[str, np.ndarray]:
+    """The arrays of the npz in `data`: exactly `spec`'s names, each member's declared size and npy header
+    (dtype, shape) checked before anything is decompressed, then its values (never unpickled)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = [i.filename for i in z.infolist()]
+            wanted = [f"{k}.npy" for k in spec]
+            if sorted(names) != sorted(wanted):
+                raise ArtifactError(f"{path} {_members_wrong(names, wanted)}; a run of these settings holds "
+                                    f"exactly the arrays {', '.join(spec)}; {fix}")
+            return {k: _npz_member(z, z.getinfo(f"{k}.npy"), k, a) for k, a in spec.items()}
+    except ArtifactError:
+        raise
+    except schema.Invalid as e:
+        raise ArtifactError(f"{path}: {e}; {fix}") from None
+    except NPZ_ERRORS as e:
+        raise ArtifactError(f"{path} is not a readable npz file ({str(e)[:120]}); {fix}") from None
+
+
+def _members_wrong(names: list[str], wanted: list[str]) -> str:
+    """What is wrong with an npz's member names, in words ("lacks bias_2.npy; holds unexpected x.npy")."""
+    def shown(found):
+        plain = [n if re.fullmatch(r"[A-Za-z0-9_]{1,30}\.npy", n) else schema.inert(n, 30) for n in found[:5]]
+        return ", ".join(plain) + (" ..." if len(found) > 5 else "")
+
+    missing = [n for n in wanted if n not in names]
+    extra = [n for n in names if n not in wanted]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    parts = ([f"lacks {shown(missing)}"] * bool(missing) + [f"holds unexpected {shown(extra)}"] * bool(extra)
+             + [f"holds {shown(twice)} more than once"] * bool(twice))
+    return "; ".join(parts) or "is empty"
+
+
+def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, spec: schema.Array) -> np.ndarray:
+    """One array, its data read only once its npy header (a few bytes in) and its declared size match `spec`:
+    the memory is the expected array's, whatever the header or the zip declare."""
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise schema.Invalid(key, "encrypted or compressed with an unusual method", "stored or deflated")
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise schema.Invalid(key, f"an npy file of version {version}", "version 1.0 or 2.0")
+        shape, fortran, dtype = read_header(f, max_header_size=schema.NPY_HEADER_BYTES)
+        if dtype.str not in spec.dtypes or shape != spec.shape or fortran:
+            found = f"{schema.dtype_words(dtype)} of shape {shape}{' (Fortran order)' * fortran}"
+            raise schema.Invalid(key, found, spec.describe())
+        nbytes = math.prod(shape) * dtype.itemsize
+        if info.file_size != f.tell() + nbytes:
+            raise schema.Invalid(key, f"declared as {info.file_size:,} bytes uncompressed",
+                                 f"{f.tell() + nbytes:,} ({spec.describe()} and its header)")
+        raw = f.read(nbytes)
+        if len(raw) != nbytes or f.read(1):  # reading to the end also checks the CRC
+            raise schema.Invalid(key, "truncated", f"{nbytes:,} bytes of data")
+    array = np.frombuffer(raw, dtype).reshape(shape)
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise schema.Invalid(key, "holding NaN or infinite values", "finite numbers")
+    if array.size and (array.min() < spec.lo or array.max() > spec.hi):
+        raise schema.Invalid(key, f"holding values from {array.min()} to {array.max()}",
+                             f"values from {spec.lo:g} to {spec.hi:g}")
+    return array
+
+
+def parse_weights(data: bytes, path: Path, exp: Experiment, fix: str) -> list[DenseLayer]:
+    """A run's Dense layers: weights.npz's kernels and biases, with names and activations from `exp`."""
+    arrays = parse_npz(data, path, schema.weights_spec(exp), fix)
+    return [DenseLayer(name, arrays[f"kernel_{i}"], arrays[f"bias_{i}"], activation)
+            for i, (name, activation) in enumerate(zip(schema.layer_names(exp.arch), schema.activations(exp)))]
+
+
+def weights_limit(exp: Experiment) -> int:
+    return schema.npz_limit(schema.weights_spec(exp))
+
+
+def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fix: str) -> dict:
+    """A run's record (see `aecompare.training`), checked against `schema.history_spec`: its epochs are
+    1, 2, ... up to what `exp` trained (or to divergence), each with one row per layer of the net."""
+    record = parse_json(data, path, fix)
+    try:
+        schema.check(record, schema.Record({"diverged_epoch": schema.Maybe(schema.Int(1, exp.epochs))}))
+        epochs = schema.recorded_epochs(exp, record["diverged_epoch"])
+        schema.check(record, schema.history_spec(exp, experiment, epochs))
+    except schema.Invalid as e:
+        raise ArtifactError(f"{path}: {e}; {fix}") from None
     return record
 
 
-def read_probes(path: Path) -> dict[str, np.ndarray]:
-    """Probe-digit reconstructions per epoch (never unpickled): see `encode_images`."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ArtifactError(f"{path} is not a readable probes file ({e})") from e
+def parse_probes(data: bytes, path: Path, epochs: int, fix: str) -> dict[str, np.ndarray]:
+    """Probe-digit reconstructions before training and after each of `epochs` epochs: see `encode_images`."""
+    probes = parse_npz(data, path, schema.probes_spec(epochs), fix)
+    if np.any(probes["lo"] > probes["hi"]):
+        raise ArtifactError(f"{path}: lo is above hi for some image (lo and hi are each image's lowest and highest "
+                            f"value); {fix}")
+    return probes
 
 
 def encode_images(images: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,37 +1,43 @@
 """The trained runs in a models folder, loaded for reading (dashboard, evaluation, tests).
 
 `load_catalog` never raises for a bad artifact: every run that loads is returned, and each
-problem (missing file, checksum mismatch, corrupt model, unlisted folder...) becomes one
-message naming the file and what to do. Nothing here writes or deletes anything.
+problem (missing file, checksum mismatch, a file that does not match `aecompare.schema`, an unlisted
+folder, a link, a duplicate entry...) becomes one message naming the file and what to do. Nothing
+here writes or deletes anything, follows a link, reads a file outside the models folder, or reads
+any file larger than its run's settings allow.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import hashlib
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import schema
 from .artifacts import (
     MANIFEST,
+    OLD_RUN_FILES,
+    RETRAIN,
     RUN_FILES,
-    STAGING_PREFIX,
+    UPGRADE,
     ArtifactError,
-    read_dense_layers,
-    read_history,
+    parse_history,
+    parse_probes,
+    parse_weights,
+    read_bounded,
     read_manifest,
-    read_probes,
-    sha256_file,
+    weights_limit,
 )
 from .diagnostics import singular_values
 from .losses import READOUTS
 from .network import DenseLayer, forward
-from .registry import Experiment, model_names
-
-RESULTS_DIR = "results"  # stored results (aecompare.results), not a model
-RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
+from .registry import SCALES, Experiment, model_names
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +61,7 @@ class Run:
     @property
     def scale(self) -> float:
         """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
-        return 255.0 if self.exp.scale == "raw" else 1.0
+        return SCALES[self.exp.scale]
 
     @functools.cached_property
     def singular_values(self) -> list[np.ndarray]:
@@ -111,61 +117,89 @@ class Catalog:
         return [self.by_name(n)[0] for n in self.names()]
 
 
-MAX_PATH_CHARS = 512  # a run path is "<name>/seed-<seed>-<stamp>": far shorter than this
+def check_entry(models_dir: Path, entry) -> tuple[Experiment, Path]:
+    """`entry_settings` of a run in the current format. A run in the old format (model.keras) gets one message
+    saying how to convert it; its model.keras is never opened."""
+    exp, run_dir, old = entry_settings(models_dir, entry)
+    if old:
+        raise ArtifactError(f"{run_dir / 'model.keras'} is a run in the old format (a Keras file, which the app "
+                            f"no longer reads); {UPGRADE.format(models_dir=models_dir)}")
+    return exp, run_dir
 
 
-def run_dir_of(models_dir: Path, entry: dict) -> Path:
-    """The run folder a manifest entry names, refused (ArtifactError) unless it lies inside `models_dir`.
-
-    Checked on the text first, so a NUL byte or an over-long name never reaches the OS.
-    """
-    name = entry.get("name", "?")
-    rel = entry.get("path")
-    if (not isinstance(rel, str) or not rel or "\0" in rel or len(rel) > MAX_PATH_CHARS
-            or Path(rel).is_absolute() or ".." in Path(rel).parts):
-        shown = repr(rel)[:80] + ("..." if len(repr(rel)) > 80 else "")
-        raise ArtifactError(f"manifest entry {name!r} has an invalid path {shown}: it must be a folder "
-                            f"inside {models_dir}; the entry is ignored")
-    root = Path(models_dir).resolve()
+def entry_settings(models_dir: Path, entry) -> tuple[Experiment, Path, bool]:
+    """A manifest entry's settings, run folder and whether it is in the old format (lists model.keras), refused
+    (ArtifactError naming the manifest) unless the entry matches `schema.entry_spec`: a safe name, path
+    `<name>/seed-<seed>-<stamp>`, a sha256 per run file and an experiment from the code's vocabularies."""
+    manifest = Path(models_dir) / MANIFEST
+    if not isinstance(entry, dict):
+        raise ArtifactError(f"{manifest} holds an entry that is not an object ({schema.brief(entry)}); delete it")
     try:
-        run_dir = (root / rel).resolve()
-    except (OSError, ValueError) as e:
-        raise ArtifactError(f"manifest entry {name!r} has an unusable path {rel!r} ({e})") from e
-    if root not in run_dir.parents:
-        raise ArtifactError(f"manifest entry {name!r} points outside {models_dir}: {rel!r}")
-    return run_dir
+        schema.check(entry, schema.IDENTITY)
+    except schema.Invalid as e:
+        name = f" {entry['name']}" if schema.NAME.ok(entry.get("name")) else ""  # else the message shows it, inert
+        raise ArtifactError(f"{manifest}: manifest entry{name} {_invalid(e)}; the entry is ignored "
+                            "(fix or delete it)") from None
+    name, seed = entry["name"], entry["seed"]
+    old = isinstance(entry.get("files"), dict) and "model.keras" in entry["files"]
+    try:
+        schema.check(entry, schema.entry_spec(name, seed, OLD_RUN_FILES if old else RUN_FILES))
+    except schema.Invalid as e:
+        raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} {_invalid(e)}; the entry is ignored "
+                            f"({RETRAIN.format(name=name)})") from None
+    exp = Experiment.from_dict(entry["experiment"])
+    if schema.parameters(exp.arch) > schema.MAX_PARAMETERS:
+        raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} describes a net of "
+                            f"{schema.parameters(exp.arch):,} weights, more than the {schema.MAX_PARAMETERS:,} "
+                            "allowed; the entry is ignored")
+    return exp, run_folder(models_dir, entry["path"], RETRAIN.format(name=name)), old
+
+
+def _invalid(e: schema.Invalid) -> str:
+    if e.found == schema.EXTRA:
+        return f"has an unexpected field {e.where}"
+    return f"has an invalid {e.where}: {e.found}, expected {e.expected}"
+
+
+def run_folder(models_dir: Path, rel: str, fix: str) -> Path:
+    """`models_dir / rel` (a checked `<name>/seed-...` path), each part a real folder: links are not followed."""
+    path = Path(models_dir)
+    for part in rel.split("/"):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise ArtifactError(f"{path} is listed in the manifest but missing; {fix}") from None
+        except OSError as e:
+            raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise ArtifactError(f"{path} is a symbolic link, and links in a models folder are never followed; "
+                                "replace it with the folder itself")
+        if not stat.S_ISDIR(st.st_mode):
+            raise ArtifactError(f"{path} is not a folder; {fix}")
+    return path
+
+
+def _read_run_file(run_dir: Path, file: str, limit: int, entry: dict, verify: bool, fix: str) -> bytes:
+    """A run file's bytes (bounded), refused if they do not match the manifest's sha256."""
+    path = run_dir / file
+    data = read_bounded(path, limit, fix)
+    if verify and hashlib.sha256(data).hexdigest() != entry["files"][file]:
+        raise ArtifactError(f"{path} does not match its sha256 in the manifest (changed or damaged); {fix}")
+    return data
 
 
 def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
-    """Load one manifest entry; raises ArtifactError naming the file at fault."""
-    if not isinstance(entry, dict):
-        raise ArtifactError(f"{Path(models_dir) / MANIFEST} holds an entry that is not an object: {entry!r:.80}")
-    name = entry.get("name", "?")
-    run_dir = run_dir_of(models_dir, entry)
-    root = Path(models_dir).resolve()
-    files = entry.get("files")
-    if not isinstance(files, dict):
-        raise ArtifactError(f"manifest entry {name!r} lists no file checksums; " + RETRAIN.format(name=name))
-    for f in RUN_FILES:
-        path = run_dir / f
-        if path.is_symlink() and root not in path.resolve().parents:
-            raise ArtifactError(f"{path} is a link to a file outside {models_dir}; it is not read")
-        if not path.is_file():
-            raise ArtifactError(f"{path} is listed in the manifest but missing; " + RETRAIN.format(name=name))
-        expected = files.get(f)
-        if verify and sha256_file(path) != expected:
-            raise ArtifactError(f"{path} does not match its sha256 in the manifest (changed or damaged); "
-                                + RETRAIN.format(name=name))
-    try:
-        exp = Experiment.from_dict(entry["experiment"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ArtifactError(f"manifest entry {name!r} has no valid experiment settings ({e})") from e
-    layers = read_dense_layers(run_dir / "model.keras")
-    widths = tuple(layer.units for layer in layers[:-1])
-    if widths != exp.arch.hidden:
-        raise ArtifactError(f"{run_dir / 'model.keras'} has hidden widths {widths}, the manifest says "
-                            f"{exp.arch.hidden}; " + RETRAIN.format(name=name))
-    return Run(exp, entry, layers, read_history(run_dir / "history.json"), read_probes(run_dir / "probes.npz"))
+    """Load one manifest entry, every file checked (`aecompare.schema`); raises ArtifactError naming the file."""
+    exp, run_dir = check_entry(models_dir, entry)
+    fix = RETRAIN.format(name=exp.name)
+    read = functools.partial(_read_run_file, run_dir, entry=entry, verify=verify, fix=fix)
+    layers = parse_weights(read("weights.npz", weights_limit(exp)), run_dir / "weights.npz", exp, fix)
+    history = parse_history(read("history.json", schema.history_limit(exp)), run_dir / "history.json", exp,
+                            entry["experiment"], fix)
+    epochs = len(history["epochs"])
+    probes = parse_probes(read("probes.npz", schema.probes_limit(exp)), run_dir / "probes.npz", epochs, fix)
+    return Run(exp, entry, layers, history, probes)
 
 
 def registry_order(run: Run) -> tuple:
@@ -177,36 +211,91 @@ def registry_order(run: Run) -> tuple:
 
 
 def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
-    """Every loadable run in `models_dir`, plus one message per problem found."""
+    """Every loadable run in `models_dir`, plus one message per problem found (never raises for a bad file)."""
     models_dir = Path(models_dir)
     catalog = Catalog(models_dir)
     if not models_dir.is_dir():
         catalog.problems.append(f"{models_dir} does not exist: train models with python -m aecompare.train "
                                 f"(or restore them with git checkout models/)")
         return catalog
-    manifest_ok = True
     try:
         entries = read_manifest(models_dir)
     except ArtifactError as e:
         # One message: without a manifest every run folder would otherwise be reported as unlisted.
         catalog.problems.append(str(e))
-        entries, manifest_ok = [], False
-    if not entries and not (models_dir / MANIFEST).exists():
+        return catalog
+    if not entries and not os.path.lexists(models_dir / MANIFEST):
         catalog.problems.append(f"{models_dir / MANIFEST} is missing: no trained models to show; train them "
                                 "with python -m aecompare.train")
+    seen, listed = set(), set()
     for entry in entries:
         try:
+            identity = _listed_as(entry, listed)
+            if identity is not None and identity in seen:
+                raise ArtifactError(f"{models_dir / MANIFEST} lists {identity[0]} seed {identity[1]} more than once: "
+                                    "the first entry is used; delete the other")
+            seen.add(identity)
             catalog.runs.append(load_run(models_dir, entry, verify))
         except ArtifactError as e:
             catalog.problems.append(str(e))
+        except Exception as e:  # a case no check foresaw: still one message, and the other runs still show
+            catalog.problems.append(f"{models_dir / MANIFEST}: the run of entry {schema.brief(_field(entry, 'path'))} "
+                                    f"could not be loaded ({type(e).__name__}: {schema.inert(str(e), 120)})")
     catalog.runs.sort(key=registry_order)
-    listed = set()
-    for entry in entries:
-        with contextlib.suppress(ArtifactError, AttributeError):
-            listed.add(run_dir_of(models_dir, entry))
-    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir() and manifest_ok
-                          and p.parent.name != RESULTS_DIR):
-        if run_dir.resolve() not in listed and not run_dir.name.startswith(STAGING_PREFIX):
-            catalog.problems.append(f"{run_dir} is on disk but not in {MANIFEST}: it is ignored "
-                                    "(delete it, or retrain that model to list it)")
+    catalog.problems += unlisted_on_disk(models_dir, listed)
     return catalog
+
+
+def _field(entry, key):
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def _listed_as(entry, listed: set[str]) -> tuple | None:
+    """An entry's (name, seed) when both are valid; its path is added to `listed` when it has the form of one."""
+    if not isinstance(entry, dict):
+        return None
+    if schema.RUN_PATH.ok(entry.get("path")):  # a bad entry whose folder is there: one message (the entry's)
+        listed.add(entry["path"])
+    if not schema.NAME.ok(entry.get("name")) or not schema.SEED.ok(entry.get("seed")):
+        return None
+    return entry["name"], entry["seed"]
+
+
+def _shown(models_dir: Path, *parts: str) -> str:
+    """A path under `models_dir` for a message: names from the disk that are not plain are shown inert."""
+    return str(Path(models_dir, *(p if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", p) else schema.inert(p, 40)
+                                  for p in parts)))
+
+
+NOT_RUNS = ("results",)  # models/results/ holds stored results, not runs: not the catalog's to report
+
+
+def unlisted_on_disk(models_dir: Path, listed: set[str]) -> list[str]:
+    """One message per run folder (`<name>/<run>`) on disk that no entry lists, and per link found there
+    (never followed: a link to /etc is one message, not a listing of /etc). Hidden entries (staging) are skipped."""
+    problems = []
+    listed_names = {p.split("/")[0] for p in listed}
+    for top in _scan(models_dir):
+        if top.name in NOT_RUNS and top.is_dir(follow_symlinks=False):
+            continue
+        if top.is_symlink():
+            if top.name not in listed_names:  # a listed one is reported by load_run
+                problems.append(f"{_shown(models_dir, top.name)} is a symbolic link, and links in a models folder "
+                                "are never followed: it is ignored (delete it)")
+        elif top.is_dir(follow_symlinks=False):
+            for run in _scan(top.path):
+                if f"{top.name}/{run.name}" in listed or not (run.is_symlink() or run.is_dir(follow_symlinks=False)):
+                    continue
+                kind = "a symbolic link (never followed)" if run.is_symlink() else f"on disk but not in {MANIFEST}"
+                problems.append(f"{_shown(models_dir, top.name, run.name)} is {kind}: it is ignored "
+                                "(delete it, or retrain that model to list it)")
+    return problems
+
+
+def _scan(folder) -> list[os.DirEntry]:
+    """The entries of `folder` not hidden, by name; [] if it cannot be listed."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError:
+        return []

@@ -109,3 +109,30 @@ READOUTS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a mode
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Load a saved model in Keras safe mode (refuses arbitrary code such as Lambda layers)."""
     return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def weights_of(model: keras.Model) -> dict:
+    """A Dense autoencoder's weights as a run's weights.npz holds them: kernel_i (inputs, units) and
+    bias_i (units,), float32, layer by layer (the layers' names and activations live in the Experiment)."""
+    import numpy as np
+
+    dense = [layer for layer in model.layers if layer.weights]
+    out = {}
+    for i, layer in enumerate(dense):
+        kernel, bias = layer.get_weights()
+        out[f"kernel_{i}"] = np.asarray(kernel, np.float32)
+        out[f"bias_{i}"] = np.asarray(bias, np.float32)
+    return out
+
+
+def rebuild_model(exp: Experiment, weights) -> keras.Model:
+    """The Keras model of a run, from its Experiment and its weights (the arrays of weights.npz, or a
+    `Run`'s layers): `build_model(exp)` with the saved weights set. For Keras users, and the tests that
+    check the numpy forward pass against Keras."""
+    if isinstance(weights, list):  # DenseLayer list, e.g. catalog.Run.layers
+        weights = {k: v for i, layer in enumerate(weights)
+                   for k, v in ((f"kernel_{i}", layer.kernel), (f"bias_{i}", layer.bias))}
+    model = build_model(exp)
+    layers = len(exp.arch.hidden) + 1
+    model.set_weights([weights[f"{kind}_{i}"] for i in range(layers) for kind in ("kernel", "bias")])
+    return model

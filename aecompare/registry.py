@@ -38,6 +38,10 @@ class Optimizer:
     learning_rate: float
 
 
+OPTIMIZERS = ("adam", "sgd")  # what `keras_models.make_optimizer` builds
+SCALES = {"raw": 255.0, "norm": 1.0}  # a scale's factor: [0, 1] pixels times this are the model's inputs
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One autoencoder to train.

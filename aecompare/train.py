@@ -4,6 +4,7 @@
     python -m aecompare.train --list                # the registry as a table
     python -m aecompare.train --only norm-sigmoid-mse --epochs 1 --out /tmp/models
     python -m aecompare.train --seeds 3             # seeds 0, 1, 2 of every model
+    python -m aecompare.train --upgrade             # runs saved as model.keras -> weights.npz
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                   "chosen model trains on the same dataset")
     p.add_argument("--force", action="store_true", help="retrain models that are up to date")
     p.add_argument("--list", action="store_true", help="print the registry and exit")
+    p.add_argument("--upgrade", action="store_true",
+                   help="convert runs saved in the old format (model.keras) into weights.npz, and exit")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be at least 1")
@@ -94,10 +97,20 @@ def main(argv=None) -> int:
     if args.list:
         print(registry_table(exps if args.only or seeds or args.epochs else list(REGISTRY)))
         return 0
+    if args.upgrade:
+        from .upgrade import main as upgrade
+
+        return upgrade(args.out)
     try:
-        artifacts.read_manifest(args.out)  # a damaged manifest is reported, never silently replaced
+        entries = artifacts.read_manifest(args.out)  # a damaged manifest is reported, never silently replaced
     except artifacts.ArtifactError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    old = [e.run_id for e in exps if "model.keras" in ((artifacts.find_entry(entries, e.name, e.seed) or {})
+                                                       .get("files") or {})]
+    if old and not args.force:  # retraining them would take the whole registry's time, for nothing
+        print(f"error: {', '.join(old)} in {args.out} are in the old format (model.keras); convert them with "
+              f"python -m aecompare.train --upgrade --out {args.out} (or retrain them with --force)", file=sys.stderr)
         return 1
     todo = [e for e in exps if args.force or not artifacts.is_up_to_date(args.out, e)]
     for e in exps:

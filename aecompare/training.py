@@ -29,18 +29,18 @@ from . import artifacts, losses
 from .data import Dataset
 from .diagnostics import layer_diagnostics
 from .digits import first_per_class
-from .keras_models import LOSSES, READOUTS, build_model, make_optimizer
+from .keras_models import LOSSES, READOUTS, build_model, make_optimizer, weights_of
 from .network import DenseLayer, forward
-from .registry import Experiment
+from .registry import SCALES, Experiment
+from .schema import PROBES_PER_CLASS
 
-PROBES_PER_CLASS = 2  # test digits of each class whose reconstructions are kept after every epoch
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
 
 
 def scale_factor(exp: Experiment) -> float:
     """Multiply [0, 1] pixels by this to get the model's input and target scale."""
-    return 255.0 if exp.scale == "raw" else 1.0
+    return SCALES[exp.scale]
 
 
 def reconstruction(exp: Experiment, y):
@@ -251,7 +251,7 @@ class GroupTrainer:
             "diverged_epoch": record["diverged_epoch"], "seconds": round(record["seconds"], 2),
         }
         with artifacts.staged_run(models_dir, exp) as stage:
-            self.models[i].save(stage.dir / "model.keras")
+            (stage.dir / "weights.npz").write_bytes(artifacts.npz_bytes(**weights_of(self.models[i])))
             (stage.dir / "history.json").write_text(json.dumps(record, indent=1, allow_nan=False))
             recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
             (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(

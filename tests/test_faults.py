@@ -21,13 +21,14 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aecompare import artifacts
-from aecompare.artifacts import STAGING_PREFIX, ArtifactError, read_dense_layers
+from aecompare.artifacts import STAGING_PREFIX
 from aecompare.catalog import load_catalog
 from aecompare.data import Dataset
 from aecompare.registry import REGISTRY
@@ -157,23 +158,23 @@ def assert_entries_intact(models: Path) -> None:
 
 # ---------------------------------------------------------------- the faults
 
-def truncate_keras(models, name):
-    path = run_file(models, name, "model.keras")
+def truncate_weights(models, name):
+    path = run_file(models, name, "weights.npz")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return path, "sha256"
 
 
-def corrupt_keras_committed(models, name):
-    path = run_file(models, name, "model.keras")
+def corrupt_weights_committed(models, name):
+    path = run_file(models, name, "weights.npz")
     path.write_bytes(b"PK\x03\x04 this is not a zip archive" * 100)
     rehash(models, name)
-    return path, "not a readable .keras file"
+    return path, "not a readable npz file"
 
 
 def missing_on_disk(models, name):
     run = models / entry_of(models, name)["path"]
     shutil.rmtree(run)
-    return run / "model.keras", "missing"
+    return run, "missing"
 
 
 def not_in_manifest(models, name):
@@ -190,10 +191,15 @@ def sha_mismatch(models, name):
 
 
 def wrong_input_shape(models, name):
-    path = run_file(models, name, "model.keras")
-    save_keras_model(path, dense_100_in)
+    """The weights of a real, working Keras net with 100 inputs, where the experiment says 784."""
+    import keras
+
+    from aecompare.keras_models import weights_of
+
+    path = run_file(models, name, "weights.npz")
+    path.write_bytes(artifacts.npz_bytes(**weights_of(dense_100_in(keras))))
     rehash(models, name)
-    return path, "100-100-50-100-784 network"
+    return path, "kernel_0 is float32 of shape (100, 100), not float32 of shape (784, 100)"
 
 
 def history_nan(models, name):
@@ -215,7 +221,7 @@ def history_inf(models, name):
     return path, "not a finite number"
 
 
-SINGLE_MODEL_FAULTS = [truncate_keras, corrupt_keras_committed, missing_on_disk, not_in_manifest, sha_mismatch,
+SINGLE_MODEL_FAULTS = [truncate_weights, corrupt_weights_committed, missing_on_disk, not_in_manifest, sha_mismatch,
                        wrong_input_shape, history_nan, history_inf]
 
 
@@ -369,26 +375,38 @@ def test_cli_out_below_a_file_fails_clearly(tmp_path, mnist_npz):
 
 
 def test_lambda_layer_is_refused_everywhere(models, tmp_path):
-    """A model file carrying code (a Lambda layer) is never run: h5py reader, Keras safe mode, catalog."""
+    """A model file carrying code (a Lambda layer) is never run: not by the catalog (which never opens a Keras
+    file: the run is in the old format), not by the upgrade (config check), not by Keras safe mode."""
+    from aecompare import upgrade
+    from aecompare.artifacts import ArtifactError
     from aecompare.keras_models import load_model
 
     path = tmp_path / "lambda.keras"
     save_keras_model(path, with_lambda)
     with pytest.raises(ArtifactError, match="Lambda") as err:
-        read_dense_layers(path)
+        upgrade.check_config(zipfile.ZipFile(path).read("config.json"), path)
     assert str(path) in str(err.value)
     with pytest.raises(Exception, match="(?i)lambda|safe_mode") as err:
         load_model(path)
     assert not isinstance(err.value, AssertionError)
 
-    target = run_file(models, TARGET, "model.keras")
-    shutil.copy(path, target)
-    rehash(models, TARGET)
+    run = models / entry_of(models, TARGET)["path"]
+    (run / "weights.npz").unlink()
+    shutil.copy(path, run / "model.keras")
+    files = entry_of(models, TARGET)["files"]
+    set_entry(models, TARGET, files={"model.keras": artifacts.sha256_file(run / "model.keras"),
+                                     "history.json": files["history.json"], "probes.npz": files["probes.npz"]})
     before = snapshot(models)
-    catalog = load_catalog(models)
+    OpenAudit.start()
+    try:
+        catalog = load_catalog(models)
+    finally:
+        opened = OpenAudit.stop()
     assert snapshot(models) == before
+    assert str(run / "model.keras") not in opened
     assert sorted(r.name for r in catalog.runs) == sorted(set(NAMES) - {TARGET})
-    assert len(catalog.problems) == 1 and str(target) in catalog.problems[0] and "Lambda" in catalog.problems[0]
+    assert len(catalog.problems) == 1 and str(run / "model.keras") in catalog.problems[0]
+    assert "old format" in catalog.problems[0] and "--upgrade" in catalog.problems[0]
 
 
 class OpenAudit:
@@ -455,8 +473,8 @@ def test_symlinks_out_of_the_models_folder_are_not_followed(models):
     outside = models.parent / "outside"
     run = models / entry_of(models, TARGET)["path"]
     shutil.copytree(run, outside)
-    (run / "model.keras").unlink()
-    (run / "model.keras").symlink_to(outside / "model.keras")
+    (run / "weights.npz").unlink()
+    (run / "weights.npz").symlink_to(outside / "weights.npz")
     OpenAudit.start()
     try:
         catalog = load_catalog(models)
@@ -464,7 +482,8 @@ def test_symlinks_out_of_the_models_folder_are_not_followed(models):
         opened = OpenAudit.stop()
     assert [p for p in opened if not Path(os.path.abspath(p)).is_relative_to(models)] == []
     assert sorted(r.name for r in catalog.runs) == sorted(set(NAMES) - {TARGET})
-    assert len(catalog.problems) == 1 and "link to a file outside" in catalog.problems[0]
+    assert len(catalog.problems) == 1 and str(run / "weights.npz") in catalog.problems[0]
+    assert "symbolic link" in catalog.problems[0] and "never followed" in catalog.problems[0]
 
 
 # ---------------------------------------------------------------- interrupted training

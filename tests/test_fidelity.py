@@ -1,6 +1,7 @@
 """The committed models are what their records say: recorded losses reproduce from their outputs.
 
-These run Keras (the independent implementation) on every committed model.
+These run Keras (the independent implementation) on every committed model, rebuilt from its
+Experiment and the arrays of its weights.npz (read here with plain `np.load`, not the catalog's reader).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def keras_outputs(committed_catalog, mnist):
     """Each committed run's Keras outputs on the full test set, at the model's own scale."""
-    from aecompare.keras_models import load_model
+    from aecompare.keras_models import rebuild_model
 
     x = mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
     outputs = {}
     for run in committed_catalog.runs:
-        model = load_model(committed_catalog.models_dir / run.entry["path"] / "model.keras")
+        with np.load(committed_catalog.models_dir / run.entry["path"] / "weights.npz", allow_pickle=False) as f:
+            model = rebuild_model(run.exp, {k: f[k] for k in f.files})
         outputs[run.exp.run_id] = model.predict(x * run.scale, batch_size=1000, verbose=0)
     return x, outputs
 

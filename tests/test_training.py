@@ -81,6 +81,36 @@ def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
     assert all(np.all(np.isfinite(layer.kernel)) for layer in run.layers)
 
 
+def test_saved_weights_are_the_trained_models_and_rebuild_in_keras(tmp_path, small_mnist):
+    """weights.npz holds exactly the in-memory Keras model's weights, nothing else; the Keras model rebuilt from
+    them (keras_models.rebuild_model) predicts what the trained one does, and what the numpy forward pass does."""
+    from aecompare.keras_models import rebuild_model
+    from aecompare.training import GroupTrainer
+
+    exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "s002-sigmoid-mse")]
+    trainer = GroupTrainer(exps, small_mnist)
+    trainer.run(tmp_path)
+    catalog = load_catalog(tmp_path)
+    assert catalog.problems == []
+    x = small_mnist.test_x.reshape(-1, 784).astype(np.float32) / 255
+    for exp, model in zip(exps, trainer.models, strict=True):
+        run = catalog.by_name(exp.name)[0]
+        assert set(run.entry["files"]) == {"weights.npz", "history.json", "probes.npz"}
+        with np.load(tmp_path / run.entry["path"] / "weights.npz", allow_pickle=False) as f:
+            saved = {k: f[k] for k in f.files}
+        in_memory = model.get_weights()
+        assert sorted(saved) == sorted(f"{kind}_{i}" for i in range(len(in_memory) // 2) for kind in ("kernel", "bias"))
+        for i in range(len(in_memory) // 2):
+            for kind, array in (("kernel", in_memory[2 * i]), ("bias", in_memory[2 * i + 1])):
+                assert saved[f"{kind}_{i}"].dtype == np.float32
+                np.testing.assert_array_equal(saved[f"{kind}_{i}"], array)
+        inputs = x * np.float32(run.scale)
+        rebuilt = rebuild_model(exp, saved).predict(inputs, verbose=0)
+        np.testing.assert_array_equal(rebuilt, model.predict(inputs, verbose=0))
+        np.testing.assert_array_equal(rebuild_model(exp, run.layers).predict(inputs, verbose=0), rebuilt)
+        np.testing.assert_allclose(run.own_outputs(x), rebuilt, rtol=1e-5, atol=1e-5 * max(1.0, run.scale))
+
+
 def run_cli(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "aecompare.train", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=600, **kwargs)
