@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import DATASETS
 from .losses import LOSSES
 from .network import ACTIVATIONS
 from .registry import OPTIMIZERS, SCALES, Architecture, Experiment
@@ -211,6 +212,21 @@ class Maybe(Spec):
 
 
 @dataclass(frozen=True)
+class Absent(Spec):
+    """A field that may be left out (runs written before it existed); when present it must match `spec`."""
+
+    spec: Spec
+
+    @property
+    def expected(self):
+        return f"absent or {self.spec.expected}"
+
+    def check(self, value, where):
+        if value is not MISSING:
+            self.spec.check(value, where)
+
+
+@dataclass(frozen=True)
 class ListOf(Spec):
     item: Spec
     lo: int = 0
@@ -282,7 +298,7 @@ class Record(Spec):
         get = value.get
         for key, spec in self.fields.items():
             spec.check(get(key, MISSING), (where, key))
-        if self.exact and len(value) != len(self.fields):
+        if self.exact and len(value) > sum(key in value for key in self.fields):
             extra = sorted(k for k in value if k not in self.fields)
             raise Invalid((where, extra[0]), EXTRA, "")
 
@@ -313,6 +329,7 @@ def experiment_spec(name: str, seed: int) -> Record:
         "optimizer": Record({"name": OneOf(OPTIMIZERS), "learning_rate": Real(1e-12, 1e6)}, exact=True),
         "epochs": Int(1, MAX_EPOCHS), "batch_size": Int(1, 60_000),
         "seed": Const(seed, f"{seed}, the entry's seed"),
+        "dataset": Absent(OneOf(DATASETS)),  # runs from before datasets were named trained on MNIST
     }, exact=True)
 
 
