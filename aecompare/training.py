@@ -124,7 +124,7 @@ class GroupTrainer:
     def _new_record(self, exp: Experiment) -> dict:
         return {
             "experiment": exp.to_dict(), "settings": exp.settings(), "seed": exp.seed,
-            "data_source": self.data.source, "versions": library_versions(),
+            "data_source": self.data.source, "data": self.data.provenance, "versions": library_versions(),
             "trained_with": [e.name for e in self.exps], "started": _now(),
             "validation": "the 10,000 MNIST test images", "probe_batch": f"first {PROBE_BATCH} test images",
             "diverged_epoch": None, "diverged_value": None, "epochs": [],
