@@ -32,8 +32,9 @@ def assert_results_equal(stored: analysis.Results, fresh: analysis.Results) -> N
             pd.testing.assert_series_equal(a, b, check_dtype=False, obj=col)
         else:
             np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=FLOAT_RTOL, err_msg=col)
-    pd.testing.assert_frame_equal(stored.per_class.reset_index(drop=True), fresh.per_class.reset_index(drop=True),
-                                  rtol=FLOAT_RTOL, check_dtype=False)
+    for part in ("per_class", "outputs"):
+        pd.testing.assert_frame_equal(getattr(stored, part).reset_index(drop=True),
+                                      getattr(fresh, part).reset_index(drop=True), rtol=FLOAT_RTOL, check_dtype=False)
     assert sorted(stored.arrays) == sorted(fresh.arrays)
     for key, value in fresh.arrays.items():
         np.testing.assert_allclose(stored.arrays[key], value, rtol=FLOAT_RTOL, atol=1e-12, err_msg=key)
@@ -44,7 +45,7 @@ def test_written_results_read_back_equal(tiny_models, small_mnist, tmp_path):
     shutil.copytree(tiny_models, models)
     catalog = load_catalog(models)
     computed = analysis.analyse(catalog, small_mnist, tsne_n=50)
-    fp = results.fingerprint(catalog, arrays_sha256(small_mnist.test_x, small_mnist.test_y))
+    fp = results.fingerprint(catalog, {"mnist": arrays_sha256(small_mnist.test_x, small_mnist.test_y)})
     folder = results.write(models, computed, fp)
     stored = results.read(models)
     assert stored.path == folder and stored.fingerprint == fp and stored.stale_reasons(fp) == []
@@ -59,15 +60,18 @@ def test_written_results_read_back_equal(tiny_models, small_mnist, tmp_path):
 
 
 @pytest.mark.slow
-def test_committed_results_equal_a_recomputation(committed_catalog, mnist):
+def test_committed_results_equal_a_recomputation(committed_catalog, mnist, fashion_mnist):
     """Every stored figure recomputed from the committed models and MNIST: the same numbers."""
     stored = results.read(committed_catalog.models_dir)
     assert stored is not None, "models/ has no stored results: python -m aecompare.evaluate --write"
-    current = results.fingerprint(committed_catalog, arrays_sha256(mnist.test_x, mnist.test_y),
-                                  arrays_sha256(mnist.train_x, mnist.train_y))
+    datasets = {"mnist": mnist, "fashion-mnist": fashion_mnist}
+    used = {r.exp.dataset for r in committed_catalog.runs} | {"mnist"}
+    current = results.fingerprint(committed_catalog, {n: arrays_sha256(datasets[n].test_x, datasets[n].test_y)
+                                                      for n in used},
+                                  {n: arrays_sha256(datasets[n].train_x, datasets[n].train_y) for n in used})
     assert stored.stale_reasons(current) == []
     assert stored.fingerprint["train_images_sha256"] == current["train_images_sha256"]
-    assert_results_equal(stored.results, analysis.analyse(committed_catalog, mnist))
+    assert_results_equal(stored.results, analysis.analyse_datasets(committed_catalog, datasets))
 
 
 def _retrain_in_place(models, run) -> None:
@@ -87,14 +91,14 @@ def test_a_changed_model_makes_the_results_stale(tiny_models, mnist, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(tiny_models, models)
     stored = results.read(models)
-    test_sha = arrays_sha256(mnist.test_x, mnist.test_y)
+    test_sha = {"mnist": arrays_sha256(mnist.test_x, mnist.test_y)}
     assert stored.stale_reasons(results.fingerprint(load_catalog(models), test_sha)) == []
     victim = load_catalog(models).runs[1]
     _retrain_in_place(models, victim)
     reasons = stored.stale_reasons(results.fingerprint(load_catalog(models), test_sha))
     assert reasons and f"{victim.name}/seed-{victim.seed}" in reasons[0]
-    assert stored.stale_reasons(results.fingerprint(load_catalog(models), "other data"))[0] == \
-        "they were computed on other test images"
+    assert stored.stale_reasons(results.fingerprint(load_catalog(models), {"mnist": "other data"}))[0] == \
+        "they were computed on other mnist test images"
 
 
 @pytest.mark.slow
