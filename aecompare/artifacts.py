@@ -151,28 +151,6 @@ def find_entry(entries: list[dict], name: str, seed: int) -> dict | None:
                 None)
 
 
-def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
-    """True if the manifest holds this exact experiment and its files match their sha256."""
-    try:
-        entry = find_entry(read_manifest(models_dir), exp.name, exp.seed)
-    except ArtifactError:
-        return False
-    try:
-        if not entry or Experiment.from_dict(entry["experiment"]) != exp:
-            return False
-    except (KeyError, TypeError, ValueError):
-        return False
-    # Up to date means the catalog would load it: a run whose files match their sha256 but are
-    # unusable (a committed NaN history, a foreign model) is retrained without --force.
-    from .catalog import load_run
-
-    try:
-        load_run(Path(models_dir), entry)
-    except ArtifactError:
-        return False
-    return True
-
-
 @dataclass
 class StagedRun:
     """A run directory being written; `commit()` puts it in place and in the manifest."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import schema
+from . import artifacts, schema
 from .artifacts import (
     MANIFEST,
     OLD_RUN_FILES,
@@ -34,7 +34,6 @@ from .artifacts import (
     read_manifest,
     weights_limit,
 )
-from .diagnostics import singular_values
 from .losses import READOUTS
 from .network import DenseLayer, forward
 from .registry import SCALES, Experiment, model_names
@@ -62,12 +61,6 @@ class Run:
     def scale(self) -> float:
         """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
         return SCALES[self.exp.scale]
-
-    @functools.cached_property
-    def singular_values(self) -> list[np.ndarray]:
-        """Each weight matrix's singular values, largest first: computed once per run, however many
-        visitors' pages show them."""
-        return [singular_values(layer.kernel) for layer in self.layers]
 
     @property
     def reads_mean(self) -> bool:
@@ -200,6 +193,26 @@ def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
     epochs = len(history["epochs"])
     probes = parse_probes(read("probes.npz", schema.probes_limit(exp)), run_dir / "probes.npz", epochs, fix)
     return Run(exp, entry, layers, history, probes)
+
+
+def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
+    """True if the manifest holds this exact experiment and its files match their sha256."""
+    try:
+        entry = artifacts.find_entry(artifacts.read_manifest(models_dir), exp.name, exp.seed)
+    except artifacts.ArtifactError:
+        return False
+    try:
+        if not entry or Experiment.from_dict(entry["experiment"]) != exp:
+            return False
+    except (KeyError, TypeError, ValueError):
+        return False
+    # Up to date means the catalog would load it: a run whose files match their sha256 but are
+    # unusable (a committed NaN history, a foreign model) is retrained without --force.
+    try:
+        load_run(Path(models_dir), entry)
+    except artifacts.ArtifactError:
+        return False
+    return True
 
 
 def registry_order(run: Run) -> tuple:

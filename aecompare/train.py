@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import artifacts
-from .catalog import load_catalog
+from .catalog import is_up_to_date, load_catalog
 from .data import DATASETS, DataError, load_dataset
 from .formats import format_table
 from .registry import REGISTRY, Experiment, model_names, select
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         print(f"error: {', '.join(old)} in {args.out} are in the old format (model.keras); convert them with "
               f"python -m aecompare.train --upgrade --out {args.out} (or retrain them with --force)", file=sys.stderr)
         return 1
-    todo = [e for e in exps if args.force or not artifacts.is_up_to_date(args.out, e)]
+    todo = [e for e in exps if args.force or not is_up_to_date(args.out, e)]
     for e in exps:
         if e not in todo:
             print(f"{e.run_id}: up to date in {args.out} (use --force to retrain)")

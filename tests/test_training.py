@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from aecompare import artifacts
-from aecompare.catalog import load_catalog
+from aecompare.catalog import is_up_to_date, load_catalog
 from aecompare.losses import LOSSES
 from aecompare.registry import REGISTRY, SEED000_NET, Experiment, Optimizer
 
@@ -58,10 +58,10 @@ def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mni
     exp = tiny_experiments()[0]
     train_all([exp], small_mnist, tmp_path)
     first = artifacts.read_manifest(tmp_path)[0]
-    assert artifacts.is_up_to_date(tmp_path, exp)
-    assert not artifacts.is_up_to_date(tmp_path, dataclasses.replace(exp, epochs=2))
+    assert is_up_to_date(tmp_path, exp)
+    assert not is_up_to_date(tmp_path, dataclasses.replace(exp, epochs=2))
     (tmp_path / first["path"] / "history.json").write_text("{}")
-    assert not artifacts.is_up_to_date(tmp_path, exp)  # a changed file is not up to date
+    assert not is_up_to_date(tmp_path, exp)  # a changed file is not up to date
     train_all([exp], small_mnist, tmp_path)  # what --force does: train again
     second = artifacts.read_manifest(tmp_path)
     assert len(second) == 1 and load_catalog(tmp_path).problems == []
