@@ -8,11 +8,11 @@ $AECOMPARE_MODELS, default models/ next to this file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
+from aecompare.artifacts import default_models_dir
 from aecompare.data import DATASETS
 from aecompare.digits import choose_digits
 from aecompare.views import TABS, legend, loaders, server, sidebar
@@ -22,7 +22,7 @@ from aecompare.views.common import Context
 def main() -> None:
     st.set_page_config(page_title="aecompare: autoencoder losses compared", layout="wide")
     server.tune_process()
-    models_dir = os.environ.get("AECOMPARE_MODELS") or str(Path(__file__).resolve().parent / "models")
+    models_dir = str(default_models_dir())
 
     st.title("Autoencoder losses, compared on trained models")
     catalog = loaders.catalog(models_dir)

@@ -42,6 +42,11 @@ RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
 UPGRADE = "convert it with: python -m aecompare.train --upgrade --out {models_dir}"
 
 
+def default_models_dir() -> Path:
+    """The models folder the app and the command lines use: $AECOMPARE_MODELS, else models/ in the checkout."""
+    return Path(os.environ.get("AECOMPARE_MODELS") or Path(__file__).resolve().parent.parent / "models")
+
+
 class ArtifactError(RuntimeError):
     """A model file or record is missing or unusable; the message names the file."""
 

@@ -36,7 +36,7 @@ from .artifacts import (
 )
 from .losses import READOUTS
 from .network import DenseLayer, forward
-from .registry import SCALES, Experiment, model_names
+from .registry import Experiment, model_names
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +60,7 @@ class Run:
     @property
     def scale(self) -> float:
         """Multiply [0, 1] pixels by this to get the model's own input/target scale."""
-        return SCALES[self.exp.scale]
+        return self.exp.pixel_scale
 
     @property
     def reads_mean(self) -> bool:

@@ -22,11 +22,10 @@ import pandas as pd
 
 from . import metrics, results
 from .analysis import TABLE_COLUMNS, Results, analyse_datasets, seed_summary
+from .artifacts import default_models_dir
 from .catalog import Catalog, load_catalog
 from .data import Dataset, MnistError, arrays_sha256, load_dataset, load_test_set
 from .formats import format_cell, format_table, records, render
-
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def summary_text(summary: pd.DataFrame) -> str:
@@ -45,7 +44,7 @@ def summary_text(summary: pd.DataFrame) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m aecompare.evaluate", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR, help="models folder (default: models/)")
+    p.add_argument("--models", type=Path, default=None, help="models folder (default: $AECOMPARE_MODELS or models/)")
     p.add_argument("--data", help="MNIST file or folder (mnist.npz, or the four IDX .gz files)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--per-model", action="store_true",
@@ -54,7 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     action.add_argument("--write", action="store_true",
                         help="compute every stored result and write it to the models folder")
     action.add_argument("--recompute", action="store_true", help="compute the table afresh instead of reading it")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.models = args.models or default_models_dir()
+    return args
 
 
 def write_results(catalog: Catalog, datasets: dict[str, Dataset]) -> Results:

@@ -102,8 +102,8 @@ def cb_mean(p):
     return ops.cast(ops.where(near, 0.5 + u * horner(CB_MEAN_SERIES, u * u), closed), p.dtype)
 
 
-LOSSES = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}
-READOUTS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a model trained with that loss
+LOSS_OPS = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}  # as `losses.LOSSES`, on tensors
+READOUT_OPS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a model trained with that loss
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

@@ -68,6 +68,11 @@ class Experiment:
         return f"{self.name}/seed-{self.seed}"
 
     @property
+    def pixel_scale(self) -> float:
+        """Multiply [0, 1] pixels by this to get the model's inputs and targets (255 for raw models)."""
+        return SCALES[self.scale]
+
+    @property
     def pair(self) -> str:
         """The output-activation/loss pair, e.g. "sigmoid+bce"."""
         return f"{self.activation}+{self.loss}"

@@ -21,7 +21,6 @@ from .formats import format_table
 from .registry import REGISTRY, Experiment, model_names, select
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, help="train with this seed instead of the registry's")
     seeds.add_argument("--seeds", type=int, metavar="K", help="train seeds 0..K-1 of every chosen model")
-    p.add_argument("--out", type=Path, default=DEFAULT_MODELS_DIR, help="models folder (default: models/)")
+    p.add_argument("--out", type=Path, default=None, help="models folder (default: $AECOMPARE_MODELS or models/)")
     p.add_argument("--data", help="the dataset's file or folder (an .npz, or the four IDX .gz files), when every "
                                   "chosen model trains on the same dataset")
     p.add_argument("--force", action="store_true", help="retrain models that are up to date")
@@ -44,6 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--epochs must be at least 1")
     if args.seeds is not None and args.seeds < 1:
         p.error("--seeds must be at least 1")
+    args.out = args.out or artifacts.default_models_dir()
     return args
 
 

@@ -29,23 +29,18 @@ from . import artifacts, losses
 from .data import Dataset
 from .diagnostics import layer_diagnostics
 from .digits import first_per_class
-from .keras_models import LOSSES, READOUTS, build_model, make_optimizer, weights_of
+from .keras_models import LOSS_OPS, READOUT_OPS, build_model, make_optimizer, weights_of
 from .network import DenseLayer, forward
-from .registry import SCALES, Experiment
+from .registry import Experiment
 from .schema import PROBES_PER_CLASS
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
 
 
-def scale_factor(exp: Experiment) -> float:
-    """Multiply [0, 1] pixels by this to get the model's input and target scale."""
-    return SCALES[exp.scale]
-
-
 def reconstruction(exp: Experiment, y):
     """A Keras model's outputs `y` as its reconstruction on the [0, 1] scale (CB models: E[x | λ])."""
-    return READOUTS.get(exp.loss, lambda t: t)(y) / scale_factor(exp)
+    return READOUT_OPS.get(exp.loss, lambda t: t)(y) / exp.pixel_scale
 
 
 def dense_layers(model, exp: Experiment) -> list[DenseLayer]:
@@ -141,11 +136,11 @@ class GroupTrainer:
             out = []
             for i in active:
                 exp, model, opt = self.exps[i], self.models[i], self.optimizers[i]
-                s = scale_factor(exp)
+                s = exp.pixel_scale
                 x = batch * s
                 with tf.GradientTape() as tape:
                     y = model(x, training=True)
-                    loss = LOSSES[exp.loss](x, y)
+                    loss = LOSS_OPS[exp.loss](x, y)
                 grads = tape.gradient(loss, model.trainable_variables)
                 opt.apply_gradients(zip(grads, model.trainable_variables))
                 out.append(tf.stack([loss, tf.reduce_mean(tf.square(batch - reconstruction(exp, y)))]))
@@ -168,10 +163,10 @@ class GroupTrainer:
         def evaluate(x):
             out = []
             for i in active:
-                exp, s = self.exps[i], scale_factor(self.exps[i])
+                exp, s = self.exps[i], self.exps[i].pixel_scale
                 y = self.models[i](x * s, training=False)
                 mse01 = tf.reduce_mean(tf.square(x - reconstruction(exp, y)))
-                out.append(tf.stack([LOSSES[exp.loss](x * s, y), mse01]))
+                out.append(tf.stack([LOSS_OPS[exp.loss](x * s, y), mse01]))
             return tf.stack(out)
 
         return epoch, evaluate
@@ -186,10 +181,10 @@ class GroupTrainer:
 
     def _observe(self, i: int) -> dict:
         """Diagnostics on the probe batch and the probe digits' reconstructions, via numpy."""
-        exp, s = self.exps[i], scale_factor(self.exps[i])
+        exp, s = self.exps[i], self.exps[i].pixel_scale
         layers = dense_layers(self.models[i], exp)
         probe = self.x_test[:PROBE_BATCH]
-        read = losses.READOUTS.get(exp.loss, lambda y: y)
+        read = losses.READOUT_OPS.get(exp.loss, lambda y: y)
         acts = forward(layers, probe, keep=True, scale=s)
         acts[-1] = read(acts[-1] / s)
         self.reconstructions[i].append(read(forward(layers, self.x_test[self.probe_index], scale=s) / s))

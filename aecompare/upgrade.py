@@ -30,7 +30,7 @@ import numpy as np
 from . import artifacts, schema
 from .artifacts import ArtifactError
 from .catalog import entry_settings
-from .registry import SCALES, Experiment
+from .registry import Experiment
 
 KERAS_MEMBERS = {"metadata.json": 64 * 1024, "config.json": 256 * 1024}  # + model.weights.h5, sized below
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -164,7 +164,7 @@ def convert(models_dir: Path, entry: dict) -> tuple[bytes, str]:
     model = load_checked(data, path, exp)
     npz = artifacts.npz_bytes(**weights_of(model))
     layers = artifacts.parse_weights(npz, run_dir / "weights.npz", exp, "it is not converted")
-    x = np.random.default_rng(0).random((64, 784), dtype=np.float32) * np.float32(SCALES[exp.scale])
+    x = np.random.default_rng(0).random((64, 784), dtype=np.float32) * np.float32(exp.pixel_scale)
     before = np.asarray(model(x, training=False))
     after = np.asarray(rebuild_model(exp, layers)(x, training=False))
     if not np.array_equal(before, after, equal_nan=True):

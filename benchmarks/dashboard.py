@@ -1,10 +1,10 @@
 """What a visitor waits for: a real `streamlit run dashboard.py` on 127.0.0.1, seen from headless Chromium.
 
-    python benchmarks/dashboard.py                    # 3 runs, each on a fresh server process
-    python benchmarks/dashboard.py --runs 1 --taskset 0 --json out.json
+    python -m benchmarks.dashboard                    # 3 runs, each on a fresh server process
+    python -m benchmarks.dashboard --runs 1 --taskset 0 --json out.json
 
 Every figure is wall time in the browser's own clock, from the click (or opening the page) until the
-last image and chart is drawn (tests/streamlit_server.py `SETTLED_JS`: the script run the action
+last image and chart is drawn (benchmarks/streamlit_server.py `SETTLED_JS`: the script run the action
 started has finished, no element is stale or still loading its code, every image has loaded, every
 Vega-Lite chart has painted its marks, every dataframe's grid is drawn). In brackets: the server's CPU
 seconds for the step (utime + stime of the server process, all threads, /proc/PID/stat before and
@@ -36,8 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from streamlit_server import (  # noqa: E402
+from .streamlit_server import (
     ARGS,
     CHROMIUM,
     COMMITTED_MODELS,

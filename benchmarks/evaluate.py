@@ -1,4 +1,4 @@
-"""How long the evaluation takes: `python benchmarks/evaluate.py [--models DIR] [--repeat N]`.
+"""How long the evaluation takes: `python -m benchmarks.evaluate [--models DIR] [--repeat N]`.
 
 1. The stored table: `python -m aecompare.evaluate --format table` in a fresh interpreter, end to end
    (imports, catalog, test-image check, reading the stored results), wall time and peak memory.
@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from aecompare import results as stored_results
+from aecompare.analysis import Timer, analyse_datasets
+from aecompare.artifacts import default_models_dir
+from aecompare.catalog import load_catalog
+from aecompare.evaluate import needed_datasets
 
-from aecompare import results as stored_results  # noqa: E402
-from aecompare.analysis import Timer, analyse  # noqa: E402
-from aecompare.catalog import load_catalog  # noqa: E402
-from aecompare.data import load_mnist  # noqa: E402
-from aecompare.evaluate import DEFAULT_MODELS_DIR  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 CLI_TARGET_S = 1.0
 
@@ -77,25 +76,25 @@ def compare(computed: pd.DataFrame, stored: pd.DataFrame | None) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
+    p.add_argument("--models", type=Path, default=default_models_dir())
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
 
     print(time_cli(args.models), flush=True)
     start = time.perf_counter()
-    mnist = load_mnist(download=False)
-    loaded_mnist = time.perf_counter()
     catalog = load_catalog(args.models)
     loaded_catalog = time.perf_counter()
-    print(f"load MNIST: {loaded_mnist - start:.2f} s; load catalog ({len(catalog.runs)} runs): "
-          f"{loaded_catalog - loaded_mnist:.2f} s; cores: {os.cpu_count()}; "
+    datasets = needed_datasets(catalog, None)
+    loaded_data = time.perf_counter()
+    print(f"load catalog ({len(catalog.runs)} runs): {loaded_catalog - start:.2f} s; load "
+          f"{', '.join(datasets)}: {loaded_data - loaded_catalog:.2f} s; cores: {os.cpu_count()}; "
           f"load average: {os.getloadavg()[0]:.2f}")
     stored = stored_results.read(args.models)
     best = None
     for i in range(args.repeat):
         timer = Timer()
         t0, cpu0 = time.perf_counter(), time.process_time()
-        table = analyse(catalog, mnist, timer=timer).table
+        table = analyse_datasets(catalog, datasets, timer=timer).table
         total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in timer.seconds.items())
         print(f"run {i + 1}: analyse {total:.2f} s wall, {cpu:.2f} s CPU (all threads), {len(table)} rows; "

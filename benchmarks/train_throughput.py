@@ -4,8 +4,8 @@ Both train the same registry models for the same epochs on the full MNIST train 
 same faithful loss functions, in one process. Prints images x epochs per second for each, their
 ratio, and useful GFLOP/s next to a numpy float32 matmul measured in the same run.
 
-    python benchmarks/train_throughput.py                 # every run of seed 000's net (12), 4 epochs
-    python benchmarks/train_throughput.py --epochs 3 --only norm-sigmoid-mse norm-sigmoid-bce
+    python -m benchmarks.train_throughput                 # every run of seed 000's net (12), 4 epochs
+    python -m benchmarks.train_throughput --epochs 3 --only norm-sigmoid-mse norm-sigmoid-bce
 
 Two figures per way: the whole run (graph building and compiling included, what a 2-epoch run
 costs) and the steady state (epochs 2 and later: what the 100-epoch registry runs at). The plain
@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from aecompare.data import load_mnist, unit_images
+from aecompare.registry import REGISTRY, select
 
-from aecompare.data import load_mnist, unit_images  # noqa: E402
-from aecompare.registry import REGISTRY, select  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow, which is imported inside the functions
 
 
 def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
@@ -57,8 +55,7 @@ def plain_fit(exps, data) -> tuple[float, float]:
     """
     import keras
 
-    from aecompare.keras_models import LOSSES, build_model, make_optimizer
-    from aecompare.training import scale_factor
+    from aecompare.keras_models import LOSS_OPS, build_model, make_optimizer
 
     class EpochTimes(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -72,8 +69,8 @@ def plain_fit(exps, data) -> tuple[float, float]:
     start = time.perf_counter()
     for exp in exps:
         model = build_model(exp)
-        model.compile(optimizer=make_optimizer(exp), loss=LOSSES[exp.loss])
-        xs = x * scale_factor(exp)
+        model.compile(optimizer=make_optimizer(exp), loss=LOSS_OPS[exp.loss])
+        xs = x * exp.pixel_scale
         model.fit(xs, xs, epochs=exp.epochs, batch_size=exp.batch_size, verbose=0, callbacks=[EpochTimes()])
     return time.perf_counter() - start, sum(s for epoch, s in seconds if epoch > 0)
 

@@ -1,7 +1,7 @@
 """Many visitors without a browser: N concurrent sessions speaking Streamlit's own websocket protocol.
 
-    python benchmarks/ws_load.py                          # 20 sessions, 120 s
-    python benchmarks/ws_load.py --sessions 5 --duration 30
+    python -m benchmarks.ws_load                          # 20 sessions, 120 s
+    python -m benchmarks.ws_load --sessions 5 --duration 30
 
 Why: headless Chromium renderers (an earlier, browser-driven version of this test) need more CPU
 than the server on a small machine, so that test measured the clients. Here a session is a websocket to
@@ -53,8 +53,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from streamlit_server import (  # noqa: E402
+from .streamlit_server import (
     COMMITTED_MODELS,
     LOCALHOST,
     RssSampler,

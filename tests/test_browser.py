@@ -17,8 +17,7 @@ from aecompare.data import load_test_set, unit_images
 from aecompare.diagnostics import verdict
 from aecompare.explain import lit_pixel_counts
 from aecompare.findings import findings
-
-from streamlit_server import (
+from benchmarks.streamlit_server import (
     ARGS,
     CHROMIUM,
     COMMITTED_MODELS,
@@ -59,7 +58,7 @@ def served():
 
 def open_page(browser, url: str, width: int = 1280):
     page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
-    from streamlit_server import OBSERVER_JS
+    from benchmarks.streamlit_server import OBSERVER_JS
 
     page.add_init_script(OBSERVER_JS)
     page.goto(url, timeout=120_000)

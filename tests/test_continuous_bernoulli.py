@@ -145,7 +145,7 @@ def test_keras_loss_equals_the_numpy_loss():
     p[:, :special.size] = special
     p[:, 400:400 + special.size] = special
     assert float(keras_models.cb(y, p)) == pytest.approx(losses.cb(y, p), rel=2e-6)
-    assert keras_models.LOSSES["cb"] is keras_models.cb
+    assert keras_models.LOSS_OPS["cb"] is keras_models.cb
     lam = np.concatenate([special, p[0]])
     np.testing.assert_allclose(np.asarray(keras_models.cb_log_norm(lam)), losses.cb_log_norm(lam), rtol=0, atol=5e-7)
     ours, theirs = np.asarray(keras_models.cb_mean(lam)), losses.cb_mean(lam)

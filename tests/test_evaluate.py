@@ -15,7 +15,7 @@ import pytest
 from aecompare import analysis, evaluate, metrics
 from aecompare.catalog import load_catalog
 
-REPO = evaluate.DEFAULT_MODELS_DIR.parent
+from conftest import REPO
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,15 @@ every tab of the dashboard was rendered at least once.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
 from aecompare.views import TABS
-
-from streamlit_server import REPO
+from benchmarks import ws_load
 
 pytestmark = pytest.mark.slow
 
 
-def _ws_load_module():
-    spec = importlib.util.spec_from_file_location("aecompare_ws_load", REPO / "benchmarks" / "ws_load.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_concurrent_sessions_see_no_errors():
-    ws_load = _ws_load_module()
     # bounded: one cycle per session (every tab, a digit change); no new step after 240 s, each step
     # at most 120 s, hard stop after that
     r = ws_load.run_load(n_sessions=3, duration_s=240, max_cycles=1, step_timeout_s=120)
