@@ -195,6 +195,22 @@ def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
     return Run(exp, entry, layers, history, probes)
 
 
+def hashed_entries(models_dir: Path) -> list[dict] | None:
+    """The manifest's entries if every one is valid and its files match their sha256 (read bounded and hashed,
+    not parsed: a quick check that stored results still describe these files); None otherwise."""
+    try:
+        entries = artifacts.read_manifest(models_dir)
+        for entry in entries:
+            exp, run_dir = check_entry(models_dir, entry)
+            limits = {"weights.npz": weights_limit(exp), "history.json": schema.history_limit(exp),
+                      "probes.npz": schema.probes_limit(exp)}
+            for file, limit in limits.items():
+                _read_run_file(run_dir, file, limit, entry, verify=True, fix="")
+    except ArtifactError:
+        return None
+    return entries
+
+
 def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
     """True if the manifest holds this exact experiment and its files match their sha256."""
     try:

@@ -53,12 +53,13 @@ def run_digest(entry: dict) -> str:
     return hashlib.sha256(json.dumps(entry.get("files", {}), sort_keys=True).encode()).hexdigest()
 
 
-def fingerprint(catalog, test_sha256: dict[str, str], train_sha256: dict[str, str] | None = None) -> dict:
-    """What results computed now from `catalog` and these images (dataset name -> `data.arrays_sha256` of its
-    test or training images and labels) would be computed from."""
+def fingerprint(runs, test_sha256: dict[str, str], train_sha256: dict[str, str] | None = None) -> dict:
+    """What results computed now from `runs` (a Catalog, or manifest entries) and these images (dataset name ->
+    `data.arrays_sha256` of its test or training images and labels) would be computed from."""
+    entries = [r.entry for r in runs.runs] if hasattr(runs, "runs") else list(runs)
     return {"metrics_version": METRICS_VERSION, "test_images_sha256": test_sha256,
             "train_images_sha256": train_sha256,
-            "runs": {f"{r.name}/seed-{r.seed}": run_digest(r.entry) for r in catalog.runs}}
+            "runs": {f"{e['name']}/seed-{e['seed']}": run_digest(e) for e in entries}}
 
 
 def _file_of(key: str) -> str:
