@@ -36,6 +36,12 @@ from .registry import Experiment
 
 MANIFEST = "manifest.json"
 RUN_FILES = ("weights.npz", "history.json", "probes.npz")
+PROBES_SEED = 0  # only this seed's run keeps the probe digits' reconstructions per epoch (the views show it)
+
+
+def run_files(seed: int) -> tuple[str, ...]:
+    """The files a run of this seed holds: extra seeds keep no probe images (they serve the seeds' spread)."""
+    return RUN_FILES if seed == PROBES_SEED else RUN_FILES[:2]
 OLD_RUN_FILES = ("model.keras", "history.json", "probes.npz")  # before weights.npz: see `aecompare.upgrade`
 STAGING_PREFIX = ".staging-"
 RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
@@ -181,10 +187,11 @@ class StagedRun:
         The superseded folder is renamed to a staging name before it is deleted, so a kill while
         deleting it leaves nothing the catalog would report.
         """
-        for f in RUN_FILES:
+        files = run_files(self.exp.seed)
+        for f in files:
             if not (self.dir / f).is_file():
                 raise ArtifactError(f"{self.dir / f} was not written")
-        for f in RUN_FILES:
+        for f in files:
             with open(self.dir / f, "rb") as fh:
                 os.fsync(fh.fileno())
         doc = read_manifest_doc(self.models_dir)  # a corrupt manifest stops here, before anything moves
@@ -195,7 +202,7 @@ class StagedRun:
             "name": self.exp.name, "seed": self.exp.seed, "arch": self.exp.arch.label,
             "activation": self.exp.activation, "loss": self.exp.loss, "scale": self.exp.scale,
             "path": f"{self.exp.name}/{self.final_name}",
-            "files": {f: sha256_file(self.dir / f) for f in RUN_FILES},
+            "files": {f: sha256_file(self.dir / f) for f in files},
             "experiment": self.exp.to_dict(), **summary,
         }
         manifest = Path(self.models_dir) / MANIFEST

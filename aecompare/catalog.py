@@ -24,7 +24,6 @@ from .artifacts import (
     MANIFEST,
     OLD_RUN_FILES,
     RETRAIN,
-    RUN_FILES,
     UPGRADE,
     ArtifactError,
     parse_history,
@@ -32,6 +31,7 @@ from .artifacts import (
     parse_weights,
     read_bounded,
     read_manifest,
+    run_files,
     weights_limit,
 )
 from .losses import READOUTS
@@ -47,7 +47,7 @@ class Run:
     entry: dict
     layers: list[DenseLayer]
     history: dict
-    probes: dict
+    probes: dict | None  # None for seeds other than artifacts.PROBES_SEED (they keep no probe images)
 
     @property
     def name(self) -> str:
@@ -136,7 +136,7 @@ def entry_settings(models_dir: Path, entry) -> tuple[Experiment, Path, bool]:
     name, seed = entry["name"], entry["seed"]
     old = isinstance(entry.get("files"), dict) and "model.keras" in entry["files"]
     try:
-        schema.check(entry, schema.entry_spec(name, seed, OLD_RUN_FILES if old else RUN_FILES))
+        schema.check(entry, schema.entry_spec(name, seed, OLD_RUN_FILES if old else run_files(seed)))
     except schema.Invalid as e:
         raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} {_invalid(e)}; the entry is ignored "
                             f"({RETRAIN.format(name=name)})") from None
@@ -191,7 +191,8 @@ def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
     history = parse_history(read("history.json", schema.history_limit(exp)), run_dir / "history.json", exp,
                             entry["experiment"], fix)
     epochs = len(history["epochs"])
-    probes = parse_probes(read("probes.npz", schema.probes_limit(exp)), run_dir / "probes.npz", epochs, fix)
+    probes = (parse_probes(read("probes.npz", schema.probes_limit(exp)), run_dir / "probes.npz", epochs, fix)
+              if "probes.npz" in entry["files"] else None)
     return Run(exp, entry, layers, history, probes)
 
 
@@ -204,7 +205,7 @@ def hashed_entries(models_dir: Path) -> list[dict] | None:
             exp, run_dir = check_entry(models_dir, entry)
             limits = {"weights.npz": weights_limit(exp), "history.json": schema.history_limit(exp),
                       "probes.npz": schema.probes_limit(exp)}
-            for file, limit in limits.items():
+            for file, limit in ((f, limits[f]) for f in entry["files"]):
                 _read_run_file(run_dir, file, limit, entry, verify=True, fix="")
     except ArtifactError:
         return None

@@ -130,7 +130,7 @@ def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
         blob_mse = float(np.mean(test_x.reshape(len(test_x), -1).var(axis=0)))
     runs = []
     for name in S002_MODELS:
-        for run in catalog.by_name(name)[:1]:
+        for run in [r for r in catalog.by_name(name)[:1] if r.probes is not None]:
             f = history_frame(run)
             f.attrs["first_units"] = run.layers[0].units if run.layers else 0
             runs.append({"name": name, "loss": run.exp.loss,
@@ -163,7 +163,8 @@ def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
     names = catalog.names() if catalog is not None else []
     return {
         "available": names,
-        "softmax": [_softmax_evidence(catalog.by_name(n)[0], test_x) for n in SOFTMAX_MODELS if n in names],
+        "softmax": [_softmax_evidence(catalog.by_name(n)[0], test_x) for n in SOFTMAX_MODELS
+                    if n in names and catalog.by_name(n)[0].probes is not None],
         "ceiling": ex.softmax_ceiling_summary(test_x[:N_EVIDENCE_IMAGES]) if test_x is not None else None,
         "raw_bce": _raw_bce_evidence(catalog, test_x) if catalog is not None else {"curves": pd.DataFrame()},
         "s002": _s002_evidence(catalog, test_x) if catalog is not None else {"runs": [], "contrast": []},

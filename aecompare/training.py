@@ -248,7 +248,8 @@ class GroupTrainer:
         with artifacts.staged_run(models_dir, exp) as stage:
             (stage.dir / "weights.npz").write_bytes(artifacts.npz_bytes(**weights_of(self.models[i])))
             (stage.dir / "history.json").write_text(json.dumps(record, indent=1, allow_nan=False))
-            recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
-            (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(
-                index=self.probe_index, labels=self.data.test_y[self.probe_index], **recon))
+            if "probes.npz" in artifacts.run_files(exp.seed):
+                recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
+                (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(
+                    index=self.probe_index, labels=self.data.test_y[self.probe_index], **recon))
             return stage.commit(summary)

@@ -79,7 +79,8 @@ def render_models(ctx: Context) -> None:
     """The trained BCE and CB models side by side: reconstructions (CB: its mean and λ) and the grey-pixel error."""
     st.markdown("#### On trained models: the grey pixels of the digits' edges")
     results = ctx.results()
-    pairs = [p for p in PAIRS if all(ctx.catalog.by_name(n) for n in p)]
+    pairs = [p for p in PAIRS if all(ctx.catalog.by_name(n) and ctx.catalog.by_name(n)[0].probes is not None
+                                     for n in p)]
     if not pairs or results is None or ctx.x_test is None:
         st.info("No pair of BCE and CB models in this folder: train them with "
                 "`python -m aecompare.train --only norm-sigmoid-cb s002-sigmoid-cb-adam`.")

@@ -26,6 +26,7 @@ def evidence_link(finding: Finding) -> str:
 def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     """One digit per class: the inputs, then each illustrating model's reconstruction after its last epoch."""
     runs = [ctx.catalog.by_name(n)[0] for n in finding.models if ctx.catalog.by_name(n)]
+    runs = [r for r in runs if r.probes is not None]
     if not runs or ctx.x_test is None:
         return None
     index = runs[0].probes["index"][::2]  # the probe digits hold two per class

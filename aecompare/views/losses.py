@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ..analysis import TABLE_COLUMNS, seed_summary
+from ..artifacts import PROBES_SEED
 from ..images import strip
 from ..records import curves_frame, probe_epochs, probe_outputs
 from . import loaders
@@ -123,13 +124,20 @@ def show(ctx: Context) -> None:
                "has several seeds the line is their mean and the shaded band spans their min to max.")
 
     st.markdown("**Probe digits, epoch by epoch**")
-    max_epoch = min(probe_epochs(r.probes) for r in ctx.runs) - 1
+    with_probes = [r for r in ctx.runs if r.probes is not None]
+    if len(with_probes) < len(ctx.runs):
+        st.caption("No probe images for " + ", ".join(f"{r.name} (seed {r.seed})" for r in ctx.runs
+                                                     if r.probes is None)
+                   + f": only seed {PROBES_SEED}'s runs keep them (the other seeds serve the spread).")
+    if not with_probes:
+        return
+    max_epoch = min(probe_epochs(r.probes) for r in with_probes) - 1
     epoch = st.slider("Epoch (0 = before training)", 0, max_epoch, max_epoch, key="probe_epoch")
-    index = ctx.runs[0].probes["index"]  # every run stores the same probe digits
+    index = with_probes[0].probes["index"]  # every run stores the same probe digits
     if ctx.x_test is not None:
         st.image(strip(ctx.x_test[index], 2), caption="inputs: test digits "
                  + " ".join(f"#{i}" for i in index))
-    for run in ctx.runs:
+    for run in with_probes:
         images = probe_outputs(run.probes, epoch)
         lo, hi = float(images.min()), float(images.max())
         st.image(strip(images, 2, ctx.state.stretch),
