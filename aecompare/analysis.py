@@ -390,7 +390,8 @@ def analyse_datasets(catalog, datasets: dict, **kwargs) -> Results:
     """`analyse` for each dataset of `datasets` (name -> Dataset) that a run of `catalog` trains on (MNIST's
     baselines and published rows always), merged into one `Results`."""
     used = {r.exp.dataset for r in catalog.runs} | {"mnist"}
-    parts = [analyse(catalog, data, **kwargs) for name, data in datasets.items() if name in used]
+    order = sorted(datasets, key=lambda name: (name != "mnist", name))  # MNIST's rows first
+    parts = [analyse(catalog, datasets[name], **kwargs) for name in order if name in used]
     return Results(pd.concat([p.table for p in parts], ignore_index=True).astype(TABLE_DTYPES),
                    pd.concat([p.per_class for p in parts], ignore_index=True),
                    pd.concat([p.outputs for p in parts], ignore_index=True),
