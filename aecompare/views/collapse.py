@@ -25,7 +25,7 @@ def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
             .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y(f"{metric}:Q"),
                     color=alt.Color("model:N", sort=order),
                     tooltip=["model:N", "layer:N", "units:Q", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4g")])
-            .properties(width=260, height=180)
+            .properties(width=215, height=170)
             .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
 
 
@@ -48,7 +48,7 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
                     color=alt.Color("model:N", sort=order),
                     tooltip=["model:N", "layer:N", "index:Q", alt.Tooltip("singular value:Q", format=".4g"),
                              alt.Tooltip("relative to largest:Q", format=".3g")])
-            .properties(width=260, height=180)
+            .properties(width=215, height=170)
             .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
 
 
