@@ -184,7 +184,7 @@ class GroupTrainer:
         exp, s = self.exps[i], self.exps[i].pixel_scale
         layers = dense_layers(self.models[i], exp)
         probe = self.x_test[:PROBE_BATCH]
-        read = losses.READOUT_OPS.get(exp.loss, lambda y: y)
+        read = losses.READOUTS.get(exp.loss, lambda y: y)
         acts = forward(layers, probe, keep=True, scale=s)
         acts[-1] = read(acts[-1] / s)
         self.reconstructions[i].append(read(forward(layers, self.x_test[self.probe_index], scale=s) / s))
