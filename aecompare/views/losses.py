@@ -105,10 +105,42 @@ def show_seed_spread(table: pd.DataFrame) -> None:
                + GLOSSARY_LINK)
 
 
+PAIRS = ("sigmoid-bce", "sigmoid-mse", "sigmoid-cb", "linear-mae", "softmax-bce")
+
+
+def datasets_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    """The same output/loss pairs (seed 000's net, normalised pixels) on MNIST and on Fashion-MNIST: MSE over
+    all pixels and over the mid-grey ones, mean ± std over seeds, and each pair's rank on each dataset."""
+    summary = seed_summary(table).set_index("name")
+
+    def cell(name, column):
+        if name not in summary.index:
+            return ""
+        mean, std = summary.loc[name, column], summary.loc[name, f"{column}_std"]
+        return f"{mean:.5f}" + ("" if pd.isna(std) else f" ± {std:.5f}")
+
+    rows = []
+    for pair in PAIRS:
+        mnist, fashion = f"norm-{pair}", f"fashion-norm-{pair}"
+        if mnist in summary.index or fashion in summary.index:
+            rows.append({"output + loss": pair.replace("-", "+"), "MNIST MSE": cell(mnist, "mse"),
+                         "Fashion-MNIST MSE": cell(fashion, "mse"), "MNIST MSE, grey pixels": cell(mnist, "mse_grey"),
+                         "Fashion-MNIST MSE, grey pixels": cell(fashion, "mse_grey")})
+    return pd.DataFrame(rows)
+
+
 def show(ctx: Context) -> None:
     st.subheader("Losses")
     st.markdown("**Every model on the same yardstick**")
     show_evaluation(ctx)
+    results = ctx.results()
+    if results is not None and results.table["dataset"].nunique() > 1:
+        st.markdown("**The same losses on both datasets**")
+        show_table(datasets_side_by_side(results.table), hide_index=True, width="stretch")
+        st.caption("Seed 000's net on normalised pixels, trained on each dataset and scored on its own test images "
+                   "(± over seeds where several were trained). Grey pixels: targets strictly between 0.1 and 0.9 "
+                   "(8.6% of MNIST's test pixels, 40% of Fashion-MNIST's), where the losses treat targets "
+                   "differently. CB models are read through their mean E[x | λ]. " + GLOSSARY_LINK)
     if no_models_note(ctx.runs):
         return
     order = [r.name for r in ctx.runs]
