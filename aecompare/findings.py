@@ -16,6 +16,7 @@ import pandas as pd
 
 from .analysis import Results
 from .diagnostics import verdict
+from .registry import model_names
 
 PUBLISHED_PCA30 = 13.87  # Hinton & Salakhutdinov 2006, Fig. 2B: 30-d PCA, squared error per test image
 PUBLISHED_TOLERANCE = 0.05
@@ -75,7 +76,7 @@ def _softmax(t: _Table, mean_lit: float) -> Finding | None:
 
 
 def _raw(t: _Table) -> Finding | None:
-    raw = [n for n in t.models.index if t.models.loc[n, "scale"] == "raw"]
+    raw = [n for n in model_names() if n in t.models.index and t.models.loc[n, "scale"] == "raw"]
     if not raw or not t.has("raw-sigmoid-bce"):
         return None
     blob = t.value("mean-image", "mse")
@@ -223,7 +224,8 @@ def _fashion(t: _Table) -> Finding | None:
     title = ("Fashion-MNIST ranks the losses as MNIST does" if same else "Fashion-MNIST ranks the losses differently")
     return Finding("fashion", title, True, text, f,
                    {"tab": "Losses", "dataset": "fashion-mnist",
-                    "models": ",".join(f"fashion-norm-sigmoid-{loss}" for loss, _, _ in fashion)},
+                    "models": ",".join(n for n in model_names()
+                                       if n in {f"fashion-norm-sigmoid-{loss}" for loss, _, _ in fashion})},
                    tuple(f"fashion-norm-sigmoid-{loss}" for loss, _, _ in fashion))
 
 
