@@ -36,7 +36,7 @@ from aecompare.registry import REGISTRY
 REPO = Path(__file__).resolve().parent.parent
 NAMES = tuple(dict.fromkeys(e.name for e in REGISTRY if e.seed == 0))  # one run (seed 0) of each model
 TARGET = "s002-sigmoid-bce"  # the model a single fault damages
-CLI_TIMEOUT = 300
+CLI_TIMEOUT = 900  # training ends by storing every result, over both datasets' full test sets
 
 
 # ---------------------------------------------------------------- fixtures and helpers
