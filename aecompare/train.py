@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", help="the dataset's file or folder (an .npz, or the four IDX .gz files), when every "
                                   "chosen model trains on the same dataset")
     p.add_argument("--force", action="store_true", help="retrain models that are up to date")
+    p.add_argument("--skip-results", action="store_true",
+                   help="do not store the test-set results afterwards (python -m aecompare.evaluate --write does)")
     p.add_argument("--list", action="store_true", help="print the registry and exit")
     p.add_argument("--upgrade", action="store_true",
                    help="convert runs saved in the old format (model.keras) into weights.npz, and exit")
@@ -143,10 +145,11 @@ def main(argv=None) -> int:
     progress.close()
     print()
     print(summary_table(entries))
-    from .evaluate import needed_datasets, write_results  # the dashboard reads these instead of computing them
-
     catalog = load_catalog(args.out)
-    write_results(catalog, needed_datasets(catalog, None, have=datasets))
+    if not args.skip_results:
+        from .evaluate import needed_datasets, write_results  # the dashboard reads these instead of computing them
+
+        write_results(catalog, needed_datasets(catalog, None, have=datasets))
     for problem in catalog.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 0
