@@ -135,5 +135,10 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     registered = sorted(e.seed for e in REGISTRY if e.name == "norm-sigmoid-mse")
     assert [(e["name"], e["seed"]) for e in manifest["models"]] == [("norm-sigmoid-mse", s) for s in registered]
+    from aecompare import results  # training ends by storing the test-set results, fresh for these runs
+
+    stored = results.read(tmp_path)
+    assert stored is not None
+    assert sorted(stored.fingerprint["runs"]) == [f"norm-sigmoid-mse/seed-{s}" for s in registered]
     again = run_cli("--only", "norm-sigmoid-mse", "--epochs", "1", "--out", str(tmp_path))
     assert again.returncode == 0 and "up to date" in again.stdout
