@@ -24,6 +24,7 @@ from .artifacts import (
     MANIFEST,
     OLD_RUN_FILES,
     RETRAIN,
+    RUN_FILES,
     UPGRADE,
     ArtifactError,
     parse_history,
@@ -136,7 +137,8 @@ def entry_settings(models_dir: Path, entry) -> tuple[Experiment, Path, bool]:
     name, seed = entry["name"], entry["seed"]
     old = isinstance(entry.get("files"), dict) and "model.keras" in entry["files"]
     try:
-        schema.check(entry, schema.entry_spec(name, seed, OLD_RUN_FILES if old else run_files(seed)))
+        files = OLD_RUN_FILES if old else run_files(seed)
+        schema.check(entry, schema.entry_spec(name, seed, files, tuple(f for f in RUN_FILES if f not in files)))
     except schema.Invalid as e:
         raise ArtifactError(f"{manifest}: manifest entry {name} seed {seed} {_invalid(e)}; the entry is ignored "
                             f"({RETRAIN.format(name=name)})") from None

@@ -333,11 +333,12 @@ def experiment_spec(name: str, seed: int) -> Record:
     }, exact=True)
 
 
-def entry_spec(name: str, seed: int, files: tuple[str, ...]) -> Record:
-    """A manifest entry of run (`name`, `seed`) listing `files` (the summary fields are not read)."""
+def entry_spec(name: str, seed: int, files: tuple[str, ...], optional: tuple[str, ...] = ()) -> Record:
+    """A manifest entry of run (`name`, `seed`) listing `files`, and perhaps `optional` ones (the summary fields
+    are not read)."""
     return Record({"path": Text(re.escape(f"{name}/seed-{seed}-") + STAMP_PATTERN,
                                 f"{name}/seed-{seed}-YYYYmmddTHHMMSS"),
-                   "files": Record({f: SHA256 for f in files}, exact=True),
+                   "files": Record({f: SHA256 for f in files} | {f: Absent(SHA256) for f in optional}, exact=True),
                    "experiment": experiment_spec(name, seed)})
 
 
