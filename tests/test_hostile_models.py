@@ -1070,7 +1070,8 @@ def test_limits_fit_the_committed_runs(committed_catalog):
         for file, limit in (("weights.npz", artifacts.weights_limit(run.exp)),
                             ("history.json", schema.history_limit(run.exp)),
                             ("probes.npz", schema.probes_limit(run.exp))):
-            assert (folder / file).stat().st_size <= limit, (run.exp.run_id, file)
+            if file in run.entry["files"]:  # only seed 0's runs keep probe images
+                assert (folder / file).stat().st_size <= limit, (run.exp.run_id, file)
         assert artifacts.weights_limit(run.exp) < 1.02 * 4 * schema.parameters(run.exp.arch) + 8192
 
 
