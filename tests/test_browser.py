@@ -189,23 +189,21 @@ def test_a_grid_downloads_as_png_and_the_table_as_csv(served):
     page.close()
 
 
-def test_the_dataset_switch_is_kept_in_the_url(two_datasets_models):
-    sync_api = _need_chromium()
+def test_the_dataset_switch_is_kept_in_the_url(served, two_datasets_models):
+    _, browser = served  # one Playwright per process: reuse its browser for a second server
     port = free_port()
     server = start_server(port, two_datasets_models)
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Reconstructions")
-            page.locator('[data-testid="stSidebar"]').get_by_text("Fashion-MNIST", exact=True).click()
-            wait_settled(page, done=2, timeout_ms=120_000)
-            assert parse_qs(urlparse(page.url).query).get("dataset") == ["fashion-mnist"]
-            assert "test digit(s) of Fashion-MNIST" in shown_text(page)
-            no_errors(page)
-            page.close()
-            page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Losses&dataset=fashion-mnist")
-            assert chosen_models(page) == ["fashion-norm-sigmoid-bce"]
-            no_errors(page)
-            browser.close()
+        page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Reconstructions")
+        page.locator('[data-testid="stSidebar"]').get_by_text("Fashion-MNIST", exact=True).click()
+        wait_settled(page, done=2, timeout_ms=120_000)
+        assert parse_qs(urlparse(page.url).query).get("dataset") == ["fashion-mnist"]
+        assert "test digit(s) of Fashion-MNIST" in shown_text(page)
+        no_errors(page)
+        page.close()
+        page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Losses&dataset=fashion-mnist")
+        assert chosen_models(page) == ["fashion-norm-sigmoid-bce"]
+        no_errors(page)
+        page.close()
     finally:
         stop_server(server)
