@@ -1,10 +1,11 @@
 """Training registry entries on MNIST and recording what the dashboard shows.
 
-Models that share batch size, seed and epoch count train together: each epoch is one compiled
-XLA graph that steps every model through the same shuffled batches, each with its own loss and
-optimizer. Their gradients never mix (every loss depends only on its own model's weights), so a
-model trains exactly as it would alone; the shared graph just removes per-step overhead
-(benchmarks/train_throughput.py measures the gain over a plain `model.fit` loop).
+Models that share dataset, batch size and epoch count train together, whatever their seeds: each
+epoch is one compiled XLA graph that steps every model once per batch, each with its own loss,
+optimizer and shuffle order (one permutation per seed, gathered inside the graph). Their gradients
+never mix (every loss depends only on its own model's weights), so a model trains as it would alone,
+up to the order of float sums; the shared graph just removes per-step overhead and keeps both cores
+busy (benchmarks/train_throughput.py measures it against numpy's matmul).
 
 After every epoch each model's validation loss (its own loss on the 10,000 test images, computed
 by the same ops as training), MSE on the [0, 1] scale, diagnostics on a fixed probe batch and
@@ -74,8 +75,14 @@ class EpochReport:
     diverged: bool
 
 
+def shuffle_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order in which a run of `seed` sees the `n` training images in `epoch` (1-based)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
 def group_key(exp: Experiment):
-    return (exp.dataset, exp.batch_size, exp.seed, exp.epochs)
+    """Runs with equal keys train in one graph: their batches have the same shape and count."""
+    return (exp.dataset, exp.batch_size, exp.epochs)
 
 
 def train_all(exps: list[Experiment], data: Dataset | dict[str, Dataset], models_dir: Path,
@@ -112,6 +119,8 @@ class GroupTrainer:
         self.optimizers = [make_optimizer(e) for e in exps]
         for model, opt in zip(self.models, self.optimizers):
             opt.build(model.trainable_variables)
+        self.seeds = sorted({e.seed for e in exps})
+        self.seed_slot = [self.seeds.index(e.seed) for e in exps]  # which row of a step's batches is a model's
         self.probe_index = first_per_class(data.test_y, PROBES_PER_CLASS)
         self.records = [self._new_record(e) for e in exps]
         self.reconstructions = [[] for _ in exps]
@@ -120,7 +129,7 @@ class GroupTrainer:
         return {
             "experiment": exp.to_dict(), "settings": exp.settings(), "seed": exp.seed,
             "data_source": self.data.source, "data": self.data.provenance, "versions": library_versions(),
-            "trained_with": [e.name for e in self.exps], "started": _now(),
+            "trained_with": [e.run_id for e in self.exps], "started": _now(),
             "validation": "the 10,000 MNIST test images", "probe_batch": f"first {PROBE_BATCH} test images",
             "diverged_epoch": None, "diverged_value": None, "epochs": [],
         }
@@ -128,14 +137,15 @@ class GroupTrainer:
     # ------------------------------------------------------------ compiled graphs
 
     def _step_fn(self, active: list[int]):
-        """One training step of every active model on the batch of indices `idx`."""
+        """One training step of every active model; `idx` (seeds, batch) holds each seed's batch indices."""
         tf = self.tf
 
         def step(idx):
-            batch = tf.gather(self.x_train, idx)
+            batches = tf.gather(self.x_train, idx)
             out = []
             for i in active:
                 exp, model, opt = self.exps[i], self.models[i], self.optimizers[i]
+                batch = batches[self.seed_slot[i]]
                 s = exp.pixel_scale
                 x = batch * s
                 with tf.GradientTape() as tape:
@@ -155,9 +165,9 @@ class GroupTrainer:
         @tf.function(jit_compile=True)
         def epoch(batches):
             total = tf.zeros((len(active), 2))
-            for b in tf.range(tf.shape(batches)[0]):
-                total += step(batches[b])
-            return total / tf.cast(tf.shape(batches)[0], tf.float32)
+            for b in tf.range(tf.shape(batches)[1]):
+                total += step(batches[:, b])
+            return total / tf.cast(tf.shape(batches)[1], tf.float32)
 
         @tf.function(jit_compile=True)
         def evaluate(x):
@@ -198,14 +208,15 @@ class GroupTrainer:
         for k, i in enumerate(active):
             self.records[i]["initial"] = {"val_loss": float(initial[k, 0]), "val_mse": float(initial[k, 1]),
                                           **self._observe(i)}
-        epochs, batch, seed = self.exps[0].epochs, self.exps[0].batch_size, self.exps[0].seed
+        epochs, batch = self.exps[0].epochs, self.exps[0].batch_size
         steps = len(self.data.train_x) // batch
         for epoch in range(1, epochs + 1):
             if not active:
                 break
             start = time.perf_counter()
-            order = np.random.default_rng([seed, epoch]).permutation(len(self.data.train_x))
-            train = epoch_fn(self.tf.constant(order[:steps * batch].reshape(steps, batch).astype(np.int32)))
+            orders = np.stack([shuffle_order(seed, epoch, len(self.data.train_x))[:steps * batch]
+                               for seed in self.seeds])
+            train = epoch_fn(self.tf.constant(orders.reshape(len(self.seeds), steps, batch).astype(np.int32)))
             train = train.numpy()
             val = self._validate(evaluate)
             seconds = time.perf_counter() - start
@@ -247,7 +258,7 @@ class GroupTrainer:
         }
         with artifacts.staged_run(models_dir, exp) as stage:
             (stage.dir / "weights.npz").write_bytes(artifacts.npz_bytes(**weights_of(self.models[i])))
-            (stage.dir / "history.json").write_text(json.dumps(record, indent=1, allow_nan=False))
+            (stage.dir / "history.json").write_text(json.dumps(record, separators=(",", ":"), allow_nan=False))
             if "probes.npz" in artifacts.run_files(exp.seed):
                 recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
                 (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(

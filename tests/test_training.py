@@ -142,3 +142,23 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
     assert sorted(stored.fingerprint["runs"]) == [f"norm-sigmoid-mse/seed-{s}" for s in registered]
     again = run_cli("--only", "norm-sigmoid-mse", "--epochs", "1", "--out", str(tmp_path))
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_a_run_trained_in_a_group_of_other_seeds_has_the_weights_it_has_alone(tmp_path, small_mnist):
+    """Runs of different seeds share one graph (training.group_key ignores the seed), each with its own
+    initialisation, shuffle order and optimizer state: the group changes nothing but the order of float sums."""
+    from aecompare.training import GroupTrainer, group_key
+
+    base = next(e for e in tiny_experiments(epochs=2) if e.name == "s002-sigmoid-mse")
+    other = next(e for e in tiny_experiments(epochs=2) if e.name == "raw-linear-mae")
+    group = [dataclasses.replace(base, seed=s) for s in (0, 1, 2)] + [dataclasses.replace(other, seed=1)]
+    assert len({group_key(e) for e in group}) == 1
+    together = GroupTrainer(group, small_mnist)
+    together.run(tmp_path / "together")
+    for exp, model in zip(group, together.models):
+        alone = GroupTrainer([exp], small_mnist)
+        alone.run(tmp_path / f"alone-{exp.name}-{exp.seed}")
+        for a, b in zip(model.get_weights(), alone.models[0].get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    first, second = (m.get_weights()[0] for m in together.models[:2])
+    assert not np.allclose(first, second, atol=1e-3)  # the seeds did differ
