@@ -405,11 +405,21 @@ def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fi
 
 
 def parse_probes(data: bytes, path: Path, epochs: int, fix: str) -> dict[str, np.ndarray]:
-    """Probe-digit reconstructions before training and after each of `epochs` epochs: see `encode_images`."""
-    probes = parse_npz(data, path, schema.probes_spec(epochs), fix)
+    """Probe-digit reconstructions before training and after the kept ones of `epochs` epochs (see `encode_images`
+    and `schema.probe_epochs_kept`); files without an `epochs` array hold every epoch, and are given one."""
+    try:
+        every_epoch = "epochs.npy" not in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except NPZ_ERRORS:
+        every_epoch = False  # parse_npz reports it
+    probes = parse_npz(data, path, schema.probes_spec(epochs, every_epoch), fix)
     if np.any(probes["lo"] > probes["hi"]):
         raise ArtifactError(f"{path}: lo is above hi for some image (lo and hi are each image's lowest and highest "
                             f"value); {fix}")
+    if every_epoch:
+        probes["epochs"] = np.arange(epochs + 1)
+    elif probes["epochs"].tolist() != schema.probe_epochs_kept(epochs):
+        raise ArtifactError(f"{path}: its epochs are not the kept epochs of a run of {epochs} epochs "
+                            f"(0-10, then every 5th and the last); {fix}")
     return probes
 
 

@@ -112,13 +112,20 @@ def first_layer_filters(run: Run, count: int) -> np.ndarray:
     return (k / np.where(limit > 0, limit, 1)).reshape(-1, SIDE, SIDE)
 
 
+def probe_frame(probes: dict, epoch: int = -1) -> int:
+    """The stored epoch shown for `epoch`: the last kept one at or before it (-1: the last of all)."""
+    kept = probes["epochs"]
+    return int(kept[-1] if epoch < 0 else kept[max(int(np.searchsorted(kept, epoch, side="right")) - 1, 0)])
+
+
 def probe_outputs(probes: dict, epoch: int = -1) -> np.ndarray:
-    """One epoch of a run's stored probe reconstructions (`Run.probes`): (digits, 784) float32 on [0, 1]
-    (raw outputs / 255); epoch 0 is before training, -1 the last. Decoded one epoch at a time: all
-    101 epochs of one run in floats would take 6-13 MB, a dozen runs a visitor's 150 MB."""
-    return decode_images(probes["pixels"][epoch], probes["lo"][epoch], probes["hi"][epoch]).astype(np.float32)
+    """The probe reconstructions a run stored after `epoch` (`Run.probes`; the last kept epoch at or before it,
+    see `probe_frame`): (digits, 784) float32 on [0, 1] (raw outputs / 255); epoch 0 is before training, -1 the
+    last. Decoded one epoch at a time: every epoch of a dozen runs in floats would take a visitor's 150 MB."""
+    k = int(np.flatnonzero(probes["epochs"] == probe_frame(probes, epoch))[0])
+    return decode_images(probes["pixels"][k], probes["lo"][k], probes["hi"][k]).astype(np.float32)
 
 
-def probe_epochs(probes: dict) -> int:
-    """How many epochs of probe reconstructions a run stored (training epochs + 1)."""
-    return len(probes["pixels"])
+def probe_epochs(probes: dict) -> list[int]:
+    """The epochs whose probe reconstructions a run stored (0 = before training; see `schema.probe_epochs_kept`)."""
+    return [int(e) for e in probes["epochs"]]

@@ -411,15 +411,25 @@ def weights_spec(exp: Experiment) -> dict[str, Array]:
     return spec
 
 
-def probes_spec(epochs: int) -> dict[str, Array]:
-    """probes.npz of a run with `epochs` recorded epochs: the probe digits after each (0 = before training)."""
-    return {
+def probe_epochs_kept(recorded: int) -> list[int]:
+    """The epochs whose probe reconstructions a run keeps, of a run that recorded `recorded` epochs (0 = before
+    training): every one up to 10, then every 5th, and the last. 29 frames of a 100-epoch run instead of 101:
+    what the epoch slider needs, at under a third of the bytes."""
+    return sorted({*range(min(recorded, 10) + 1), *range(0, recorded + 1, 5), recorded})
+
+
+def probes_spec(epochs: int, every_epoch: bool = False) -> dict[str, Array]:
+    """probes.npz of a run with `epochs` recorded epochs: the probe digits after each kept epoch
+    (`probe_epochs_kept`, listed in `epochs`), or, in files written before frames were thinned, after every one."""
+    frames = epochs + 1 if every_epoch else len(probe_epochs_kept(epochs))
+    spec = {
         "index": Array(INTEGERS, (PROBE_DIGITS,), 0, MNIST_TEST_IMAGES - 1),
         "labels": Array(("|u1", *INTEGERS), (PROBE_DIGITS,), 0, 9),
-        "pixels": Array(("|u1",), (epochs + 1, PROBE_DIGITS, 784)),
-        "lo": Array(FLOAT32, (epochs + 1, PROBE_DIGITS)),
-        "hi": Array(FLOAT32, (epochs + 1, PROBE_DIGITS)),
+        "pixels": Array(("|u1",), (frames, PROBE_DIGITS, 784)),
+        "lo": Array(FLOAT32, (frames, PROBE_DIGITS)),
+        "hi": Array(FLOAT32, (frames, PROBE_DIGITS)),
     }
+    return spec if every_epoch else {**spec, "epochs": Array(INTEGERS, (frames,), 0, epochs)}
 
 
 def npz_limit(spec: Mapping[str, Array]) -> int:
@@ -434,4 +444,4 @@ def history_limit(exp: Experiment) -> int:
 
 
 def probes_limit(exp: Experiment) -> int:
-    return npz_limit(probes_spec(exp.epochs))
+    return npz_limit(probes_spec(exp.epochs, every_epoch=True))  # the larger of the two layouts

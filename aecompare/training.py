@@ -33,7 +33,7 @@ from .digits import first_per_class
 from .keras_models import LOSS_OPS, READOUT_OPS, build_model, make_optimizer, weights_of
 from .network import DenseLayer, forward
 from .registry import Experiment
-from .schema import PROBES_PER_CLASS
+from .schema import PROBES_PER_CLASS, probe_epochs_kept
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
@@ -260,7 +260,9 @@ class GroupTrainer:
             (stage.dir / "weights.npz").write_bytes(artifacts.npz_bytes(**weights_of(self.models[i])))
             (stage.dir / "history.json").write_text(json.dumps(record, separators=(",", ":"), allow_nan=False))
             if "probes.npz" in artifacts.run_files(exp.seed):
-                recon = artifacts.encode_images(np.stack(self.reconstructions[i]))
+                kept = probe_epochs_kept(len(record["epochs"]))
+                recon = artifacts.encode_images(np.stack([self.reconstructions[i][e] for e in kept]))
                 (stage.dir / "probes.npz").write_bytes(artifacts.npz_bytes(
-                    index=self.probe_index, labels=self.data.test_y[self.probe_index], **recon))
+                    index=self.probe_index, labels=self.data.test_y[self.probe_index], epochs=np.array(kept),
+                    **recon))
             return stage.commit(summary)

@@ -564,6 +564,7 @@ PROBES = {
     "label_10": (_set("labels", lambda y: np.full_like(y, 10)), "labels is holding values from 10 to 10"),
     "no_arrays": (lambda a: a.clear(), "lacks index.npy, labels.npy, pixels.npy, lo.npy, hi.npy"),
     "lo_nan": (_set("lo", lambda lo: np.full_like(lo, np.nan)), "lo is holding NaN"),
+    "epochs_not_the_kept_ones": (_set("epochs", lambda e: e[::-1].copy()), "its epochs are not the kept epochs"),
 }
 for _key, (_edit, *_words) in PROBES.items():
     case(_probes(_edit, *_words), name=f"probes_{_key}")

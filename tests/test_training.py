@@ -162,3 +162,35 @@ def test_a_run_trained_in_a_group_of_other_seeds_has_the_weights_it_has_alone(tm
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     first, second = (m.get_weights()[0] for m in together.models[:2])
     assert not np.allclose(first, second, atol=1e-3)  # the seeds did differ
+
+
+def test_probes_keep_the_early_epochs_then_every_fifth_and_old_files_of_every_epoch_still_load(tmp_path, tiny_models):
+    """A run keeps the probe images of epochs 0-10, every 5th and the last (schema.probe_epochs_kept); a
+    probes.npz written before, with every epoch and no `epochs` array, loads as before."""
+    import hashlib
+    import shutil
+
+    from aecompare import schema
+    from aecompare.records import probe_epochs, probe_frame, probe_outputs
+
+    assert schema.probe_epochs_kept(100) == [*range(11), *range(15, 101, 5)]
+    assert schema.probe_epochs_kept(37) == [*range(11), 15, 20, 25, 30, 35, 37]
+    assert schema.probe_epochs_kept(3) == [0, 1, 2, 3]
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    run = next(r for r in load_catalog(models).runs if r.probes is not None)
+    assert probe_epochs(run.probes) == [0, 1, 2]
+    path = models / run.entry["path"] / "probes.npz"
+    arrays = {k: v for k, v in run.probes.items() if k != "epochs"}
+    path.write_bytes(artifacts.npz_bytes(**arrays))
+    doc = artifacts.read_manifest_doc(models)
+    entry = artifacts.find_entry(doc["models"], run.name, run.seed)
+    entry["files"]["probes.npz"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    artifacts.write_manifest(models, doc["models"], doc)
+    catalog = load_catalog(models)
+    assert catalog.problems == []
+    old = next(r for r in catalog.runs if (r.name, r.seed) == (run.name, run.seed))
+    assert probe_epochs(old.probes) == [0, 1, 2]
+    np.testing.assert_array_equal(probe_outputs(old.probes, 1), probe_outputs(run.probes, 1))
+    sparse = {"epochs": np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20])}
+    assert [probe_frame(sparse, e) for e in (0, 10, 11, 14, 15, 19, 20, 99, -1)] == [0, 10, 10, 10, 15, 15, 20, 20, 20]

@@ -163,8 +163,9 @@ def show(ctx: Context) -> None:
                    + f": only seed {PROBES_SEED}'s runs keep them (the other seeds serve the spread).")
     if not with_probes:
         return
-    max_epoch = min(probe_epochs(r.probes) for r in with_probes) - 1
-    epoch = st.slider("Epoch (0 = before training)", 0, max_epoch, max_epoch, key="probe_epoch")
+    kept = sorted(set.intersection(*(set(probe_epochs(r.probes)) for r in with_probes)))
+    epoch = st.select_slider("Epoch (0 = before training)", kept, kept[-1], key="probe_epoch",
+                             help="Runs keep their probe images after every epoch up to 10, then every 5th.")
     index = with_probes[0].probes["index"]  # every run stores the same probe digits
     if ctx.x_test is not None:
         st.image(strip(ctx.x_test[index], 2), caption="inputs: test digits "

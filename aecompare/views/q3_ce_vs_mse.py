@@ -81,11 +81,12 @@ def _s002_models(evidence: dict | None, available: list[str]) -> None:
                         "than the inputs (a blob's sign).")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
-        max_epoch = int(frame.epoch.max())
-        epoch = st.slider("Reconstructions after epoch", 0, max_epoch, max_epoch, key="q002_epoch")
+        kept = sorted(set.intersection(*(set(probe_epochs(r["probes"])) for r in runs)))
+        epoch = st.select_slider("Reconstructions after epoch", kept, kept[-1], key="q002_epoch",
+                                 help="Runs keep their probe images after every epoch up to 10, then every 5th.")
         for r in runs:
             st.markdown(f"**{r['name']}** ({r['loss']}, {r['optimizer']})")
-            outputs = probe_outputs(r["probes"], min(epoch, probe_epochs(r["probes"]) - 1))
+            outputs = probe_outputs(r["probes"], epoch)
             rows = [strip(outputs[:10], 1, False)]
             if r.get("probe_targets") is not None:
                 rows.insert(0, strip(r["probe_targets"][:10], 1, False))
