@@ -33,24 +33,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import metrics
+from .columns import COLUMNS, OWN_LOSS, TABLE_DTYPES
 from .data import Dataset, unit_images
 from .diagnostics import output_statistics, singular_values
-from .registry import REGISTRY
 
-# Bump when a stored figure's definition changes: results written by older code then read as stale.
-METRICS_VERSION = 3
-
-SETTINGS = tuple(k for k in REGISTRY[0].settings() if k not in ("name", "seed"))
-OWN_LOSS = ("own_loss_last", "own_loss_best", "best_epoch")
-COLUMNS = ("name", "kind", "seed", *SETTINGS, "readout", *OWN_LOSS, *metrics.METRICS, "probe_accuracy",
-           *metrics.BAND_METRICS, "note")
-TABLE_COLUMNS = ("name", "kind", "seed", "loss", "scale", "readout", "own_loss_last", "own_loss_best", "best_epoch",
-                 *metrics.METRICS, "probe_accuracy", "mse_grey", "excess_bce_grey")
-INT_COLUMNS = ("seed", "best_epoch", "epochs", "batch_size")
-TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activation", "loss", "scale", "optimizer",
-                "dataset", "readout", "note")
-# The table's column types, kept through CSV: integers stay integers ("0", not "0.0"), "000" stays text.
-TABLE_DTYPES = {**dict.fromkeys(INT_COLUMNS, "Int64"), **dict.fromkeys(TEXT_COLUMNS, "str")}
 OUTPUT_COLUMNS = ("name", "seed", "input_correlation", "relative_spread", "scale_ratio", "output_min", "output_max",
                   "output_sum")
 SUMMARY_METRICS = (*OWN_LOSS[:2], *metrics.METRICS, "probe_accuracy", *metrics.BAND_METRICS[:4])

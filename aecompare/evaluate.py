@@ -15,17 +15,23 @@ note saying why.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import metrics, results
-from .analysis import TABLE_COLUMNS, Results, analyse_datasets, seed_summary
 from .artifacts import default_models_dir
 from .catalog import Catalog, hashed_entries, load_catalog
+from .columns import TABLE_COLUMNS, typed_cell
 from .data import DataError, Dataset, MnistError, arrays_sha256, load_dataset, load_test_set
 from .formats import format_cell, format_table, records, render
+
+if TYPE_CHECKING:  # pandas and the analysis are imported only where a table is computed (most of a second)
+    import pandas as pd
+
+    from .analysis import Results
 
 
 def summary_text(summary: pd.DataFrame) -> str:
@@ -62,6 +68,8 @@ def write_results(catalog: Catalog, datasets: dict[str, Dataset]) -> Results:
     """`analyse` every run of `catalog` over its dataset (`datasets`: name -> Dataset) and store the results
     next to the models, with the fingerprint of what they were computed from (what `--write` and the end of
     training do)."""
+    from .analysis import analyse_datasets
+
     computed = analyse_datasets(catalog, datasets)
     fp = results.fingerprint(catalog, {n: arrays_sha256(d.test_x, d.test_y) for n, d in datasets.items()},
                              {n: arrays_sha256(d.train_x, d.train_y) for n, d in datasets.items()})
@@ -81,12 +89,16 @@ def needed_datasets(catalog: Catalog, data_path, have: dict[str, Dataset] | None
 
 def compute(catalog: Catalog, data_path, write: bool) -> Results:
     """Every stored figure, computed afresh; also stored if `write`."""
+    from .analysis import analyse_datasets
+
     datasets = needed_datasets(catalog, data_path)
     return write_results(catalog, datasets) if write else analyse_datasets(catalog, datasets)
 
 
 def stored_or_computed(catalog: Catalog, data_path) -> Results:
     """The stored results if they are fresh for `catalog`; otherwise computed afresh (and said so)."""
+    from .analysis import Results
+
     try:
         stored = results.read(catalog.models_dir)
     except results.ResultsError as e:
@@ -107,34 +119,66 @@ def stored_or_computed(catalog: Catalog, data_path) -> Results:
     return compute(catalog, data_path, write=False)
 
 
-def fresh_stored(models_dir: Path) -> Results | None:
-    """The stored results, if they are fresh for every run listed (its files hashed, not loaded) and
-    nothing is wrong in the folder: printing them then needs neither the runs nor the datasets."""
+def fresh_fingerprint(models_dir: Path) -> tuple[list, dict] | None:
+    """The runs listed (their files hashed, not loaded) and the fingerprint results of them would have; None if
+    anything is wrong in the folder or the test images cannot be had."""
     entries = hashed_entries(models_dir)
-    try:
-        stored = results.read(models_dir) if entries is not None else None
-    except results.ResultsError:
-        return None
-    if stored is None:
+    if entries is None:
         return None
     used = {e["experiment"].get("dataset", "mnist") for e in entries} | {"mnist"}
     try:
         tests = {n: load_test_set(n).sha256 for n in used}
     except DataError:
         return None
-    return None if stored.stale_reasons(results.fingerprint(entries, tests)) else stored.results
+    return entries, results.fingerprint(entries, tests)
+
+
+def fresh_stored(models_dir: Path) -> Results | None:
+    """The stored results, if they are fresh for every run listed: printing them then needs neither the runs
+    nor the datasets."""
+    current = fresh_fingerprint(models_dir)
+    try:
+        stored = results.read(models_dir) if current is not None else None
+    except results.ResultsError:
+        return None
+    return None if stored is None or stored.stale_reasons(current[1]) else stored.results
+
+
+def stored_table_text(models_dir: Path, fmt: str) -> str | None:
+    """The stored evaluation table as `printed` prints it ("table" or "csv"), read without pandas or the
+    analysis (their imports are most of a second); None unless the stored results are fresh."""
+    current = fresh_fingerprint(models_dir)
+    try:
+        stored = results.read_file(models_dir, "evaluation.csv") if current is not None else None
+    except results.ResultsError:
+        return None
+    if stored is None or results.stale_reasons(stored[1], current[1]):
+        return None
+    text = stored[0].decode()
+    if fmt == "csv":
+        return text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    columns = [c for c in TABLE_COLUMNS if rows and c in rows[0]]
+    return format_table([{c: format_cell(typed_cell(c, r[c])) for c in columns} for r in rows])
 
 
 def printed(computed: Results, args) -> str:
     """The table, or with --per-model the seed summary, in the format asked for."""
     if not args.per_model:
         return render(computed.table, args.format, TABLE_COLUMNS)
+    from .analysis import seed_summary
+
     summary = seed_summary(computed.table)
     return summary_text(summary) if args.format == "table" else render(summary, args.format)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not (args.write or args.recompute or args.per_model) and args.format != "json":
+        text = stored_table_text(args.models, args.format)
+        if text is not None:
+            print(text)
+            return 0
     quick = None if args.write or args.recompute else fresh_stored(args.models)
     if quick is not None:
         print(printed(quick, args))

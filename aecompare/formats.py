@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def format_table(rows: list[dict]) -> str:
@@ -25,6 +28,8 @@ def format_table(rows: list[dict]) -> str:
 
 def records(table: pd.DataFrame) -> list[dict]:
     """Rows as JSON-ready dicts: NaN and NA -> None, numpy scalars -> Python numbers."""
+    import pandas as pd
+
     out = []
     for row in table.to_dict(orient="records"):
         clean = {}

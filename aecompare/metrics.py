@@ -24,6 +24,9 @@ import numpy as np
 
 from . import losses
 
+# Bump when a stored figure's definition changes: results written by older code then read as stale.
+METRICS_VERSION = 3
+
 METRICS = ("mse", "mae", "bce", "excess_bce", "psnr", "ssim", "sse_per_image")
 
 # structural_similarity's defaults in scikit-image (Wang et al. 2004 constants, 7x7 uniform window,

@@ -24,12 +24,16 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import artifacts
-from .analysis import METRICS_VERSION, TABLE_DTYPES, Results
+from .columns import TABLE_DTYPES
+from .metrics import METRICS_VERSION
+
+if TYPE_CHECKING:
+    from .analysis import Results
 
 RESULTS_DIR = "results"
 TABLES = {"evaluation.csv": "table", "per_class.csv": "per_class", "outputs.csv": "outputs"}
@@ -128,28 +132,32 @@ class Stored:
     path: Path
 
     def stale_reasons(self, current: dict) -> list[str]:
-        """Why these results no longer describe `current` inputs (see `fingerprint`); [] if fresh.
+        return stale_reasons(self.fingerprint, current)
 
-        Runs that the stored results hold but the catalog could not load are no reason: their rows are
-        simply not shown. A run the catalog holds whose files changed, or that is missing, is.
-        """
-        reasons = []
-        if self.fingerprint.get("metrics_version") != current["metrics_version"]:
-            reasons.append(f"they were computed by metric code version {self.fingerprint.get('metrics_version')}, "
-                           f"this is version {current['metrics_version']}")
-        stored_tests = self.fingerprint.get("test_images_sha256")
-        stored_tests = stored_tests if isinstance(stored_tests, dict) else {}
-        other = [d for d, sha in current["test_images_sha256"].items() if stored_tests.get(d) != sha]
-        if other:
-            reasons.append(f"they were computed on other {', '.join(other)} test images")
-        stored_runs = self.fingerprint.get("runs") or {}
-        changed = [r for r, d in current["runs"].items() if r in stored_runs and stored_runs[r] != d]
-        missing = [r for r in current["runs"] if r not in stored_runs]
-        if changed:
-            reasons.append(f"{', '.join(changed)} changed since (retrained?)")
-        if missing:
-            reasons.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in them")
-        return reasons
+
+def stale_reasons(stored: dict, current: dict) -> list[str]:
+    """Why results computed from inputs `stored` (see `fingerprint`) no longer describe `current` ones; [] if fresh.
+
+    Runs that the stored results hold but the catalog could not load are no reason: their rows are
+    simply not shown. A run the catalog holds whose files changed, or that is missing, is.
+    """
+    reasons = []
+    if stored.get("metrics_version") != current["metrics_version"]:
+        reasons.append(f"they were computed by metric code version {stored.get('metrics_version')}, "
+                       f"this is version {current['metrics_version']}")
+    stored_tests = stored.get("test_images_sha256")
+    stored_tests = stored_tests if isinstance(stored_tests, dict) else {}
+    other = [d for d, sha in current["test_images_sha256"].items() if stored_tests.get(d) != sha]
+    if other:
+        reasons.append(f"they were computed on other {', '.join(other)} test images")
+    stored_runs = stored.get("runs") or {}
+    changed = [r for r, d in current["runs"].items() if r in stored_runs and stored_runs[r] != d]
+    missing = [r for r in current["runs"] if r not in stored_runs]
+    if changed:
+        reasons.append(f"{', '.join(changed)} changed since (retrained?)")
+    if missing:
+        reasons.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in them")
+    return reasons
 
 
 def _checked_bytes(path: Path, expected: str | None) -> bytes:
@@ -164,12 +172,8 @@ def _checked_bytes(path: Path, expected: str | None) -> bytes:
     return data
 
 
-def read(models_dir: Path) -> Stored | None:
-    """The stored results listed in the manifest, checked against their sha256; None if there are none.
-
-    Raises ResultsError (naming the file) if they are listed but unusable.
-    """
-    models_dir = Path(models_dir)
+def _entry(models_dir: Path) -> dict | None:
+    """The manifest's "results" entry, its shape and path checked; None if there is none."""
     entry = _read_document(models_dir).get("results")
     if entry is None:
         return None
@@ -180,7 +184,37 @@ def read(models_dir: Path) -> Stored | None:
     if not isinstance(rel, str) or Path(rel).parts[:1] != (RESULTS_DIR,) or ".." in Path(rel).parts:
         raise ResultsError(f"{models_dir / artifacts.MANIFEST}: results path {str(rel)[:80]!r} is not inside "
                            f"{RESULTS_DIR}/; rebuild with {REBUILD}")
-    folder = models_dir / rel
+    return entry
+
+
+def _fingerprint_of(entry: dict) -> dict:
+    return entry.get("fingerprint") if isinstance(entry.get("fingerprint"), dict) else {}
+
+
+def read_file(models_dir: Path, name: str) -> tuple[bytes, dict] | None:
+    """One stored file's bytes, checked against its sha256, and the fingerprint of the results; None if there
+    are no stored results. Needs neither pandas nor the other files (the command line's quick table)."""
+    models_dir = Path(models_dir)
+    entry = _entry(models_dir)
+    if entry is None:
+        return None
+    return _checked_bytes(models_dir / entry["path"] / name, entry["files"].get(name)), _fingerprint_of(entry)
+
+
+def read(models_dir: Path) -> Stored | None:
+    """The stored results listed in the manifest, checked against their sha256; None if there are none.
+
+    Raises ResultsError (naming the file) if they are listed but unusable.
+    """
+    import pandas as pd
+
+    from .analysis import Results
+
+    models_dir = Path(models_dir)
+    entry = _entry(models_dir)
+    if entry is None:
+        return None
+    folder = models_dir / entry["path"]
     data = {name: _checked_bytes(folder / name, entry["files"].get(name))
             for name in (*TABLES, *ARRAY_FILES)}
     try:
@@ -193,8 +227,8 @@ def read(models_dir: Path) -> Stored | None:
                 arrays.update({k: f[k] for k in f.files})
     except (ValueError, OSError, KeyError, EOFError, pd.errors.ParserError) as e:
         raise ResultsError(f"{folder} holds unreadable results ({e}); rebuild them with {REBUILD}") from e
-    fp = entry.get("fingerprint") if isinstance(entry.get("fingerprint"), dict) else {}
-    return Stored(Results(tables["table"], tables["per_class"], tables["outputs"], arrays), fp, folder)
+    return Stored(Results(tables["table"], tables["per_class"], tables["outputs"], arrays), _fingerprint_of(entry),
+                  folder)
 
 
 def relative(path: Path, models_dir: Path) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecompare import analysis, evaluate, metrics
+from aecompare import analysis, columns, evaluate, metrics
 from aecompare.catalog import load_catalog
 
 from conftest import REPO
@@ -25,7 +25,7 @@ def small_table(tiny_models, small_mnist):
 
 def test_rows_and_columns(small_table, tiny_models):
     table = small_table
-    assert list(table.columns) == list(analysis.COLUMNS)
+    assert list(table.columns) == list(columns.COLUMNS)
     models = table[table.kind == "model"]
     assert sorted(models.name) == sorted(r.name for r in load_catalog(tiny_models).runs)
     assert list(table[table.kind == "baseline"].name) == ["pca-28", "pca-30", "mean-image"]
@@ -138,7 +138,7 @@ def test_cli_json_equals_evaluation_table(tiny_models, mnist):
     table = analysis.analyse(load_catalog(tiny_models), mnist, tsne_n=0).table
     assert len(rows) == len(table)
     required = {"name", "kind", "mse", "mae", "bce", "excess_bce", "psnr", "ssim", "sse_per_image",
-                "probe_accuracy", *analysis.SETTINGS}
+                "probe_accuracy", *columns.SETTINGS}
     for row, expected in zip(rows, table.to_dict(orient="records"), strict=True):
         assert required <= set(row) and set(row) == set(expected)
         for k in row:
@@ -204,3 +204,25 @@ def test_cli_per_model_prints_the_seed_summary(tiny_models, capsys):
     text = capsys.readouterr().out
     assert text.splitlines()[0].split()[:3] == ["name", "seeds", "mse"]
     assert all(name in text for name in models.index)
+
+
+def test_the_quick_stored_table_prints_what_pandas_prints_and_nothing_when_stale(tiny_models, tmp_path):
+    """`python -m aecompare.evaluate` prints the stored table without pandas (stored_table_text): the same text and
+    CSV as the table read through pandas; a changed run makes it step aside (the full path says why)."""
+    from aecompare import results
+    from aecompare.columns import TABLE_COLUMNS
+    from aecompare.formats import render
+
+    table = results.read(tiny_models).results.table
+    assert evaluate.stored_table_text(tiny_models, "table") == render(table, "table", TABLE_COLUMNS)
+    assert evaluate.stored_table_text(tiny_models, "csv") == render(table, "csv")
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    doc = json.loads((models / "manifest.json").read_text())
+    doc["models"][0]["files"]["history.json"] = "0" * 64
+    (models / "manifest.json").write_text(json.dumps(doc))
+    assert evaluate.stored_table_text(models, "table") is None
+    out = subprocess.run([sys.executable, "-c", "import sys, aecompare.evaluate as e; "
+                          "e.stored_table_text(sys.argv[1], 'table'); print('pandas' in sys.modules)", str(tiny_models)],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr

@@ -6,8 +6,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..analysis import TABLE_COLUMNS, seed_summary
+from ..analysis import seed_summary
 from ..artifacts import PROBES_SEED
+from ..columns import TABLE_COLUMNS
 from ..images import strip
 from ..records import curves_frame, probe_epochs, probe_outputs
 from . import loaders
