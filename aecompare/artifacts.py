@@ -35,6 +35,7 @@ from .network import DenseLayer
 from .registry import Experiment
 
 MANIFEST = "manifest.json"
+RESULTS_DIR = "results"  # models/results/<stamp>/ holds the stored results (`aecompare.results`), not runs
 RUN_FILES = ("weights.npz", "history.json", "probes.npz")
 PROBES_SEED = 0  # only this seed's run keeps the probe digits' reconstructions per epoch (the views show it)
 

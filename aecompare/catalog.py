@@ -299,16 +299,13 @@ def _shown(models_dir: Path, *parts: str) -> str:
                                   for p in parts)))
 
 
-NOT_RUNS = ("results",)  # models/results/ holds stored results, not runs: not the catalog's to report
-
-
 def unlisted_on_disk(models_dir: Path, listed: set[str]) -> list[str]:
     """One message per run folder (`<name>/<run>`) on disk that no entry lists, and per link found there
     (never followed: a link to /etc is one message, not a listing of /etc). Hidden entries (staging) are skipped."""
     problems = []
     listed_names = {p.split("/")[0] for p in listed}
     for top in _scan(models_dir):
-        if top.name in NOT_RUNS and top.is_dir(follow_symlinks=False):
+        if top.name == artifacts.RESULTS_DIR and top.is_dir(follow_symlinks=False):
             continue
         if top.is_symlink():
             if top.name not in listed_names:  # a listed one is reported by load_run

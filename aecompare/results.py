@@ -35,7 +35,7 @@ from .metrics import METRICS_VERSION
 if TYPE_CHECKING:
     from .analysis import Results
 
-RESULTS_DIR = "results"
+RESULTS_DIR = artifacts.RESULTS_DIR
 TABLES = {"evaluation.csv": "table", "per_class.csv": "per_class", "outputs.csv": "outputs"}
 SUMMARY_FILE = "seed_summary.csv"
 ARRAY_FILES = {  # file -> the array names ("<what>" suffixes, or shared keys) it holds
