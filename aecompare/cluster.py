@@ -77,7 +77,16 @@ def connect(address: str = "local") -> dict:
             ray.shutdown()
             if attempt == tries:
                 what = "start a Ray cluster on this machine" if local else f"join the Ray cluster at {address}"
-                raise ClusterError(f"could not {what}: {first_line(e)}") from None
+                raise ClusterError(f"could not {what}: {first_line(e)}{auth_hint(address)}") from None
+
+
+def auth_hint(address: str) -> str:
+    """Since Ray 2.60 `ray start --head` requires a token, and a driver joining by address sends it only in
+    token mode: the usual reason a running cluster refuses to be joined."""
+    if address in ("local", "auto") or os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    return ("; if the cluster uses token authentication (ray start --head does since Ray 2.60), set "
+            "RAY_AUTH_MODE=token and give its token in ~/.ray/auth_token or RAY_AUTH_TOKEN")
 
 
 def disconnect() -> None:
