@@ -163,6 +163,15 @@ def find_entry(entries: list[dict], name: str, seed: int) -> dict | None:
                 None)
 
 
+# what StagedRun.commit writes into an entry itself; the rest is the summary its trainer passed
+COMMITTED_KEYS = ("name", "seed", "arch", "activation", "loss", "scale", "path", "files", "experiment")
+
+
+def entry_summary(entry: dict) -> dict:
+    """The summary a trainer gave `StagedRun.commit` for this entry: how a run trained elsewhere is committed again."""
+    return {k: v for k, v in entry.items() if k not in COMMITTED_KEYS}
+
+
 @dataclass
 class StagedRun:
     """A run directory being written; `commit()` puts it in place and in the manifest."""

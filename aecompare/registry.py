@@ -108,6 +108,12 @@ class Experiment:
         )
 
 
+def group_key(exp: Experiment) -> tuple:
+    """Runs with equal keys train in one graph (`aecompare.training`): their batches have the same shape and count.
+    Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
+    return (exp.dataset, exp.batch_size, exp.epochs)
+
+
 # Seed 000's question: 784-128-64-28-64-128-784, ReLU hidden layers, Adam, batch 100.
 SEED000_NET = Architecture("000", (128, 64, 28, 64, 128), "relu")
 # Seed 002's question: 784-100-50-100-784, sigmoid everywhere, inputs in [0,1], plain SGD.

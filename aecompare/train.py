@@ -5,6 +5,7 @@
     python -m aecompare.train --only norm-sigmoid-mse --epochs 1 --out /tmp/models
     python -m aecompare.train --seeds 3             # seeds 0, 1, 2 of every model
     python -m aecompare.train --upgrade             # runs saved as model.keras -> weights.npz
+    python -m aecompare.train --ray                 # as Ray tasks on a cluster started here (or --ray HOST:PORT)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import artifacts
+from . import artifacts, cluster
 from .catalog import is_up_to_date, load_catalog
 from .data import DATASETS, DataError, load_dataset
 from .formats import format_table
@@ -40,11 +41,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the registry and exit")
     p.add_argument("--upgrade", action="store_true",
                    help="convert runs saved in the old format (model.keras) into weights.npz, and exit")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="train as Ray tasks: on a cluster started on this machine (local, the default), or on a "
+                        "running one (auto, HOST:PORT)")
+    p.add_argument("--chunk", type=int, metavar="N", help="with --ray: at most N runs per task (default: whole "
+                                                          "training groups, split so that every CPU has a task)")
+    p.add_argument("--task-cpus", type=int, metavar="N",
+                   help="with --ray: CPUs per task, and TensorFlow's threads in it (default 1)")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be at least 1")
     if args.seeds is not None and args.seeds < 1:
         p.error("--seeds must be at least 1")
+    for option, value in (("--chunk", args.chunk), ("--task-cpus", args.task_cpus)):
+        if value is not None and args.ray is None:
+            p.error(f"{option} needs --ray")
+        if value is not None and value < 1:
+            p.error(f"{option} must be at least 1")
+    args.task_cpus = args.task_cpus or 1
     args.out = args.out or artifacts.default_models_dir()
     return args
 
@@ -88,6 +102,27 @@ class Progress:
             bar.close()
 
 
+def print_plan(tasks: list[list[Experiment]], resources: dict) -> None:
+    gpus = f", {resources['GPU']:g} GPUs" if resources.get("GPU") else ""
+    print(f"Ray: {len(tasks)} task(s) on {resources.get('CPU', 0):g} CPUs{gpus}")
+    for task in tasks:
+        print(f"  {', '.join(e.run_id for e in task)}")
+
+
+def print_task_done(report: cluster.TaskReport) -> None:
+    print(f"done on {report.node} in {report.seconds:.0f} s: {', '.join(e.run_id for e in report.exps)}", flush=True)
+
+
+def train_on_ray(args: argparse.Namespace, todo: list[Experiment], datasets: dict) -> list[dict]:
+    """Train `todo` on the cluster `args.ray` names, started or joined for this call only."""
+    cluster.connect(args.ray)
+    try:
+        return cluster.train_on_ray(todo, datasets, args.out, chunk=args.chunk, task_cpus=args.task_cpus,
+                                    on_plan=print_plan, on_task_done=print_task_done)
+    finally:
+        cluster.disconnect()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -103,6 +138,12 @@ def main(argv=None) -> int:
         from .upgrade import main as upgrade
 
         return upgrade(args.out)
+    if args.ray is not None:
+        try:
+            cluster.require_ray()
+        except cluster.ClusterError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     try:
         entries = artifacts.read_manifest(args.out)  # a damaged manifest is reported, never silently replaced
     except artifacts.ArtifactError as e:
@@ -120,6 +161,12 @@ def main(argv=None) -> int:
             print(f"{e.run_id}: up to date in {args.out} (use --force to retrain)")
     if not todo:
         return 0
+    if args.ray is not None:
+        try:
+            cluster.check_address(args.ray)  # before loading the data: a cluster that is down fails at once
+        except cluster.ClusterError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     names = list(dict.fromkeys(e.dataset for e in todo))
     try:
         datasets = {name: load_dataset(name, args.data if len(names) == 1 else None) for name in names}
@@ -129,12 +176,15 @@ def main(argv=None) -> int:
     for name, data in datasets.items():
         print(f"{DATASETS[name].title} from {data.source}")
 
-    from .training import train_all
-
     progress = Progress()
     try:
-        entries = train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
-    except artifacts.ArtifactError as e:
+        if args.ray is None:
+            from .training import train_all
+
+            entries = train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
+        else:
+            entries = train_on_ray(args, todo, datasets)
+    except (artifacts.ArtifactError, cluster.ClusterError) as e:
         progress.close()
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -32,7 +32,7 @@ from .diagnostics import layer_diagnostics
 from .digits import first_per_class
 from .keras_models import LOSS_OPS, READOUT_OPS, build_model, make_optimizer, weights_of
 from .network import DenseLayer, forward
-from .registry import Experiment
+from .registry import Experiment, group_key
 from .schema import PROBES_PER_CLASS, probe_epochs_kept
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
@@ -78,11 +78,6 @@ class EpochReport:
 def shuffle_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The order in which a run of `seed` sees the `n` training images in `epoch` (1-based)."""
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def group_key(exp: Experiment):
-    """Runs with equal keys train in one graph: their batches have the same shape and count."""
-    return (exp.dataset, exp.batch_size, exp.epochs)
 
 
 def train_all(exps: list[Experiment], data: Dataset | dict[str, Dataset], models_dir: Path,

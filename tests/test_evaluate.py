@@ -222,7 +222,8 @@ def test_the_quick_stored_table_prints_what_pandas_prints_and_nothing_when_stale
     doc["models"][0]["files"]["history.json"] = "0" * 64
     (models / "manifest.json").write_text(json.dumps(doc))
     assert evaluate.stored_table_text(models, "table") is None
-    out = subprocess.run([sys.executable, "-c", "import sys, aecompare.evaluate as e; "
-                          "e.stored_table_text(sys.argv[1], 'table'); print('pandas' in sys.modules)", str(tiny_models)],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    code = ("import sys, aecompare.evaluate as e; e.stored_table_text(sys.argv[1], 'table'); "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_models)], capture_output=True, text=True, cwd=REPO,
+                         timeout=120)
     assert out.stdout.strip() == "False", out.stderr
