@@ -1,11 +1,13 @@
 """Training throughput: the whole registry through the project's trainer, as a fraction of numpy's matmul.
 
 Trains every registry model with seeds 0, 1, 2 (what `python -m aecompare.train` trains) for a few
-epochs on the full training sets, grouped as the trainer groups them, and prints in one run: the
-useful GFLOP/s of the steady state, numpy's float32 matmul GFLOP/s measured in the same run, their
-ratio, and the load average. `--fit` also times a plain per-model `model.fit` loop over the same models.
+epochs on the full training sets, grouped as the trainer groups them, twice: in one process (TensorFlow
+on every core) and as Ray tasks on a local cluster (`--ray local`: one single-threaded task per core).
+Prints in one run: each way's useful GFLOP/s in the steady state, numpy's float32 matmul GFLOP/s
+measured in the same run (before and after), their ratio, and the load average. `--fit` also times a
+plain per-model `model.fit` loop over the same models.
 
-    python -m benchmarks.train_throughput                  # the whole registry, 3 epochs (~5 min on 2 cores)
+    python -m benchmarks.train_throughput                  # the whole registry, 3 epochs (~8 min on 2 cores)
     python -m benchmarks.train_throughput --only norm-sigmoid-mse norm-sigmoid-bce --seeds 1 --fit
 
 The steady state is epochs 2 and later: what the 100-epoch registry runs at. The trainer's epochs are
@@ -86,12 +88,47 @@ def project_trainer(exps, datasets) -> tuple[float, float]:
     return total, steady
 
 
+def ray_trainer(exps, datasets, task_cpus: int = 1) -> tuple[float, float]:
+    """The same runs as Ray tasks on a local cluster (`aecompare.cluster`: one task per CPU, each TensorFlow on
+    `task_cpus` threads); returns (total seconds, steady seconds) where the steady seconds are those of one
+    epoch of all tasks together times the epochs after the first: the tasks run side by side, so their rates add."""
+    from aecompare import cluster
+
+    cluster.connect("local")
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            cluster.train_on_ray(exps, datasets, Path(out), task_cpus=task_cpus)
+            total = time.perf_counter() - start
+            runs = load_catalog_runs(Path(out))
+    finally:
+        cluster.disconnect()
+    tasks = {}
+    for run in runs:  # a task's runs share its epochs' seconds (trained_with: the runs of that task)
+        tasks.setdefault(tuple(run.history["trained_with"]), run)
+    rate = 0.0  # useful FLOP per second, summed over the tasks
+    for members, run in tasks.items():
+        steady = [e["seconds"] for e in run.history["epochs"] if e["epoch"] > 1]
+        flops = sum(flops_per_image(r.exp) * len(datasets[r.exp.dataset].train_x) for r in runs
+                    if r.exp.run_id in members)
+        rate += flops / (sum(steady) / len(steady))
+    useful = sum(flops_per_image(e) * len(datasets[e.dataset].train_x) for e in exps)
+    return total, useful * (exps[0].epochs - 1) / rate
+
+
+def load_catalog_runs(models_dir: Path):
+    from aecompare.catalog import load_catalog
+
+    return load_catalog(models_dir).runs
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=3, help="at least 2 (the steady state starts at epoch 2)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="models to train (default: the whole registry)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 of every model (default 3, as committed)")
     p.add_argument("--fit", action="store_true", help="also time a plain per-model model.fit loop (slow)")
+    p.add_argument("--no-ray", action="store_true", help="skip the local Ray cluster (one task per CPU)")
     args = p.parse_args(argv)
     if args.epochs < 2:
         p.error("--epochs must be at least 2")
@@ -102,7 +139,9 @@ def main(argv=None) -> None:
     load_before = os.getloadavg()[0]
 
     gflops = matmul_gflops()
-    results = {"aecompare trainer": project_trainer(exps, datasets)}
+    results = {"in one process": project_trainer(exps, datasets)}
+    if not args.no_ray:
+        results[f"Ray, {os.cpu_count()} x 1 thread"] = ray_trainer(exps, datasets)
     if args.fit:
         results["plain model.fit loop"] = plain_fit(exps, datasets)
     gflops_after = matmul_gflops()
@@ -119,7 +158,8 @@ def main(argv=None) -> None:
     print(f"{'numpy float32 matmul':<22} {'':>7} {'':>8} | {'':>8} {matmul:8.1f}   (4096², before {gflops:.0f}, "
           f"after {gflops_after:.0f})")
     if args.fit:
-        (ours_total, ours_steady), (plain_total, plain_steady) = results.values()
+        (ours_total, ours_steady), (plain_total, plain_steady) = results["in one process"], results[
+            "plain model.fit loop"]
         print(f"speed-up of the trainer over the plain loop: {plain_total / ours_total:.2f}x overall, "
               f"{plain_steady / ours_steady:.2f}x in the steady state")
 
