@@ -123,76 +123,92 @@ def train_on_ray(args: argparse.Namespace, todo: list[Experiment], datasets: dic
         cluster.disconnect()
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        seeds = [args.seed] if args.seed is not None else (list(range(args.seeds)) if args.seeds else None)
-        exps = select(args.only, seeds=seeds, epochs=args.epochs)
-    except KeyError as e:
-        print(f"error: {e.args[0]}", file=sys.stderr)
-        return 2
-    if args.list:
-        print(registry_table(exps if args.only or seeds or args.epochs else list(REGISTRY)))
-        return 0
-    if args.upgrade:
-        from .upgrade import main as upgrade
+class Refused(Exception):
+    """Why the command stops before or while training, in one line; `code` is its exit status."""
 
-        return upgrade(args.out)
-    if args.ray is not None:
-        try:
-            cluster.require_ray()
-        except cluster.ClusterError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def chosen_runs(args: argparse.Namespace) -> list[Experiment]:
+    seeds = [args.seed] if args.seed is not None else (list(range(args.seeds)) if args.seeds else None)
+    try:
+        return select(args.only, seeds=seeds, epochs=args.epochs)
+    except KeyError as e:
+        raise Refused(e.args[0], code=2) from None
+
+
+def runs_to_train(args: argparse.Namespace, exps: list[Experiment]) -> list[Experiment]:
+    """The chosen runs that are missing or out of date in `args.out` (all of them with --force)."""
     try:
         entries = artifacts.read_manifest(args.out)  # a damaged manifest is reported, never silently replaced
     except artifacts.ArtifactError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise Refused(str(e)) from None
     old = [e.run_id for e in exps if "model.keras" in ((artifacts.find_entry(entries, e.name, e.seed) or {})
                                                        .get("files") or {})]
     if old and not args.force:  # retraining them would take the whole registry's time, for nothing
-        print(f"error: {', '.join(old)} in {args.out} are in the old format (model.keras); convert them with "
-              f"python -m aecompare.train --upgrade --out {args.out} (or retrain them with --force)", file=sys.stderr)
-        return 1
+        raise Refused(f"{', '.join(old)} in {args.out} are in the old format (model.keras); convert them with "
+                      f"python -m aecompare.train --upgrade --out {args.out} (or retrain them with --force)")
     todo = [e for e in exps if args.force or not is_up_to_date(args.out, e)]
     for e in exps:
         if e not in todo:
             print(f"{e.run_id}: up to date in {args.out} (use --force to retrain)")
-    if not todo:
-        return 0
-    if args.ray is not None:
-        try:
-            cluster.check_address(args.ray)  # before loading the data: a cluster that is down fails at once
-        except cluster.ClusterError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    return todo
+
+
+def load_datasets(args: argparse.Namespace, todo: list[Experiment]) -> dict:
     names = list(dict.fromkeys(e.dataset for e in todo))
     try:
         datasets = {name: load_dataset(name, args.data if len(names) == 1 else None) for name in names}
     except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise Refused(str(e)) from None
     for name, data in datasets.items():
         print(f"{DATASETS[name].title} from {data.source}")
+    return datasets
 
+
+def train(args: argparse.Namespace, todo: list[Experiment], datasets: dict) -> list[dict]:
+    """Train `todo` in this process, or on the Ray cluster `args.ray` names; their manifest entries."""
     progress = Progress()
     try:
         if args.ray is None:
             from .training import train_all
 
-            entries = train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
-        else:
-            entries = train_on_ray(args, todo, datasets)
+            return train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
+        return train_on_ray(args, todo, datasets)
     except (artifacts.ArtifactError, cluster.ClusterError) as e:
-        progress.close()
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise Refused(str(e)) from None
     except OSError as e:
+        raise Refused(f"could not write to {args.out}: {e}; nothing in it was changed") from None
+    finally:
         progress.close()
-        print(f"error: could not write to {args.out}: {e}; nothing in it was changed", file=sys.stderr)
-        return 1
-    progress.close()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        exps = chosen_runs(args)
+        if args.list:
+            print(registry_table(exps if args.only or args.seed is not None or args.seeds or args.epochs
+                                 else list(REGISTRY)))
+            return 0
+        if args.upgrade:
+            from .upgrade import main as upgrade
+
+            return upgrade(args.out)
+        if args.ray is not None:
+            cluster.require_ray()
+        todo = runs_to_train(args, exps)
+        if not todo:
+            return 0
+        if args.ray is not None:
+            cluster.check_address(args.ray)  # before loading the data: a cluster that is down fails at once
+        datasets = load_datasets(args, todo)
+        entries = train(args, todo, datasets)
+    except (Refused, cluster.ClusterError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return getattr(e, "code", 1)
     print()
     print(summary_table(entries))
     catalog = load_catalog(args.out)
