@@ -402,7 +402,7 @@ def weights_limit(exp: Experiment) -> int:
 
 
 def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fix: str) -> dict:
-    """A run's record (see `aecompare.training`), checked against `schema.history_spec`: its epochs are
+    """A run's record (see `aecompare.trainer`), checked against `schema.history_spec`: its epochs are
     1, 2, ... up to what `exp` trained (or to divergence), each with one row per layer of the net."""
     record = parse_json(data, path, fix)
     try:

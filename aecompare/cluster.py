@@ -1,7 +1,7 @@
 """Training the registry's runs as Ray tasks, so every core of a cluster trains: `python -m aecompare.train --ray`.
 
 One task trains one training group (`registry.group_key`), or a chunk of one, with the trainer unchanged
-(`training.train_all` into a temporary folder on its worker), and returns the finished run folders as bytes.
+(`trainer.train_all` into a temporary folder on its worker), and returns the finished run folders as bytes.
 The driver publishes each run as `train_all` does (`artifacts.staged_run`, then `commit`) as soon as its task
 finishes: it stays the only writer of the models folder, and a crash later keeps what finished. A task
 whose worker dies is run again (`TASK_RETRIES`); nothing reaches the models folder before a task returns.
@@ -146,7 +146,7 @@ def train_task(exps: list[Experiment], data, threads: int, attempts_dir: str | N
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from .training import train_all
+    from .trainer import train_all
 
     def started(_members):
         if attempts_dir:
@@ -175,7 +175,7 @@ def train_on_ray(exps: list[Experiment], data, models_dir: Path, chunk: int | No
                  on_task_done: Callable[[TaskReport], None] | None = None,
                  attempts_dir: str | None = None) -> list[dict]:
     """Train `exps` as Ray tasks on the cluster this process is connected to; publish each task's runs in
-    `models_dir` as it finishes; return their manifest entries. `data` as for `training.train_all`.
+    `models_dir` as it finishes; return their manifest entries. `data` as for `trainer.train_all`.
 
     Raises ClusterError, after every other task has finished and been published, if a task failed for good.
     """

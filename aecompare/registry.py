@@ -109,7 +109,7 @@ class Experiment:
 
 
 def group_key(exp: Experiment) -> tuple:
-    """Runs with equal keys train in one graph (`aecompare.training`): their batches have the same shape and count.
+    """Runs with equal keys train in one graph (`aecompare.trainer`): their batches have the same shape and count.
     Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
     return (exp.dataset, exp.batch_size, exp.epochs)
 

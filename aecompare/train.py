@@ -3,7 +3,7 @@
     python -m aecompare.train                       # every model, skipping those up to date
     python -m aecompare.train --list                # the registry as a table
     python -m aecompare.train --only norm-sigmoid-mse --epochs 1 --out /tmp/models
-    python -m aecompare.train --seeds 3             # seeds 0, 1, 2 of every model
+    python -m aecompare.train --seeds 5             # seeds 0..4 of every model (the registry trains 0, 1, 2)
     python -m aecompare.train --upgrade             # runs saved as model.keras -> weights.npz
     python -m aecompare.train --ray                 # as Ray tasks on a cluster started here (or --ray HOST:PORT)
 """
@@ -173,7 +173,7 @@ def train(args: argparse.Namespace, todo: list[Experiment], datasets: dict) -> l
     progress = Progress()
     try:
         if args.ray is None:
-            from .training import train_all
+            from .trainer import train_all
 
             return train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
         return train_on_ray(args, todo, datasets)

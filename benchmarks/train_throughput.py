@@ -77,7 +77,7 @@ def plain_fit(exps, datasets) -> tuple[float, float]:
 def project_trainer(exps, datasets) -> tuple[float, float]:
     """The project's trainer; returns (total seconds, seconds of epochs 2 and later)."""
     from aecompare.catalog import load_catalog
-    from aecompare.training import group_key, train_all
+    from aecompare.trainer import group_key, train_all
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()

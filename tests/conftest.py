@@ -62,7 +62,7 @@ def tiny_models(tmp_path_factory, small_mnist, mnist) -> Path:
     results (read-only use)."""
     from aecompare.catalog import load_catalog
     from aecompare.evaluate import write_results
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     out = tmp_path_factory.mktemp("tiny_models")
     train_all(tiny_experiments(epochs=2), small_mnist, out)
@@ -94,7 +94,7 @@ def two_datasets_models(tmp_path_factory, tiny_models, mnist, fashion_mnist) -> 
     from aecompare.catalog import load_catalog
     from aecompare.evaluate import write_results
     from aecompare.registry import select
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     out = tmp_path_factory.mktemp("two_datasets") / "models"
     shutil.copytree(tiny_models, out)

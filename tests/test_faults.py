@@ -54,7 +54,7 @@ def mnist_npz(mnist, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pristine_models(mnist, tmp_path_factory) -> Path:
     """Seed 0 of every registry model, trained 1 epoch on 600 training and 300 test images (kept pristine)."""
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     small = Dataset(mnist.train_x[:600], mnist.train_y[:600], mnist.test_x[:300], mnist.test_y[:300],
                   source="first 600/300 MNIST images (test fixture)")
@@ -324,7 +324,7 @@ def test_cli_trains_into_a_missing_folder(tmp_path, mnist_npz):
 @pytest.mark.parametrize("refused", ["run folder", "manifest"])
 def test_full_disk_while_publishing_leaves_nothing_partial(models, mnist, monkeypatch, refused):
     """ENOSPC at either rename that publishes a run: an OSError, no staging folder, manifest unchanged."""
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     before = snapshot(models)
     real_replace = os.replace

@@ -159,7 +159,7 @@ def assert_complete(models_dir: Path, exps: list) -> None:
 @pytest.mark.ray
 def test_runs_trained_as_ray_tasks_equal_the_runs_trained_in_process(local_cluster, small_mnist, tmp_path):
     from aecompare.cluster import train_on_ray
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     exps = two_groups()
     done = []

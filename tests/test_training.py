@@ -53,7 +53,7 @@ def test_manifest_lists_files_with_their_hashes(tiny_models):
 
 
 def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mnist):
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     exp = tiny_experiments()[0]
     train_all([exp], small_mnist, tmp_path)
@@ -71,7 +71,7 @@ def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mni
 
 def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
     """Linear output, raw 0-255 targets, SGD with a huge step: the loss overflows within two epochs."""
-    from aecompare.training import train_all
+    from aecompare.trainer import train_all
 
     exploding = Experiment("raw-linear-mse", SEED000_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
     entry = train_all([exploding], small_mnist, tmp_path)[0]
@@ -85,7 +85,7 @@ def test_saved_weights_are_the_trained_models_and_rebuild_in_keras(tmp_path, sma
     """weights.npz holds exactly the in-memory Keras model's weights, nothing else; the Keras model rebuilt from
     them (keras_models.rebuild_model) predicts what the trained one does, and what the numpy forward pass does."""
     from aecompare.keras_models import rebuild_model
-    from aecompare.training import GroupTrainer
+    from aecompare.trainer import GroupTrainer
 
     exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "s002-sigmoid-mse")]
     trainer = GroupTrainer(exps, small_mnist)
@@ -145,9 +145,9 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
 
 
 def test_a_run_trained_in_a_group_of_other_seeds_has_the_weights_it_has_alone(tmp_path, small_mnist):
-    """Runs of different seeds share one graph (training.group_key ignores the seed), each with its own
+    """Runs of different seeds share one graph (registry.group_key ignores the seed), each with its own
     initialisation, shuffle order and optimizer state: the group changes nothing but the order of float sums."""
-    from aecompare.training import GroupTrainer, group_key
+    from aecompare.trainer import GroupTrainer, group_key
 
     base = next(e for e in tiny_experiments(epochs=2) if e.name == "s002-sigmoid-mse")
     other = next(e for e in tiny_experiments(epochs=2) if e.name == "raw-linear-mae")
