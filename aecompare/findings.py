@@ -34,11 +34,16 @@ class Finding:
 
 
 class _Table:
-    """Model rows by (name, lowest seed), the seed summary and the output statistics, looked up by name."""
+    """Model rows by name, each number the mean over the model's seeds; the seed summary; the output statistics
+    of each model's lowest seed; looked up by name."""
 
     def __init__(self, results: Results):
         table = results.table
-        self.models = table[table["kind"] == "model"].sort_values("seed").drop_duplicates("name").set_index("name")
+        runs = table[table["kind"] == "model"]
+        numeric = [c for c in runs.select_dtypes("number").columns if c != "seed"]
+        models = runs.sort_values("seed").drop_duplicates("name").set_index("name")
+        self.models = models.astype({c: "float64" for c in numeric})
+        self.models[numeric] = runs.groupby("name")[numeric].mean().astype("float64")
         self.baselines = table[(table["kind"] != "model") & (table["dataset"] == "mnist")].set_index("name")
         self.summary = results.seed_summary.set_index("name")
         self.outputs = results.outputs.sort_values("seed").drop_duplicates("name").set_index("name")

@@ -41,8 +41,9 @@ def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
 def show(ctx: Context) -> None:
     st.subheader("Findings")
     st.caption("What the trained models answer to the three questions. Every figure below is read from the "
-               "evaluation results of the models in this folder, and every claim is checked on them: a claim the "
-               "models no longer support says so. Each links to the view that shows the evidence.")
+               "evaluation results of the models in this folder (a model's figure is the mean over its seeds), and "
+               "every claim is checked on them: a claim the models no longer support says so. Each links to the "
+               "view that shows the evidence.")
     if need_test_set(ctx):
         return
     results = ctx.results()
