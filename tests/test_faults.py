@@ -139,8 +139,10 @@ def with_lambda(keras):
 
 def run_cli(*args: str, out: Path, data: Path | None = None, preexec_fn=None) -> subprocess.CompletedProcess:
     """`python -m aecompare.train ... --out OUT [--data DATA]` as a real subprocess (the results it would store
-    at the end are left out: these tests are about the runs' files; tests/test_training.py covers them)."""
-    cmd = [sys.executable, "-m", "aecompare.train", *args, "--skip-results", "--out", str(out)]
+    at the end are left out: these tests are about the runs' files; tests/test_training.py covers them). Seed 0
+    only, unless `args` choose: one run per model, as in the folders these tests damage."""
+    seed = [] if {"--seed", "--seeds"} & set(args) else ["--seed", "0"]
+    cmd = [sys.executable, "-m", "aecompare.train", *args, *seed, "--skip-results", "--out", str(out)]
     if data is not None:
         cmd += ["--data", str(data)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
@@ -541,8 +543,8 @@ def test_sigkill_at_random_moments_never_loses_a_model(tmp_path, mnist_npz):
     """
     models = tmp_path / "models"
     pair = ("s002-sigmoid-bce", "s002-sigmoid-mse")
-    cmd = [sys.executable, "-m", "aecompare.train", "--only", *pair, "--epochs", "1", "--force", "--skip-results",
-           "--out", str(models), "--data", str(mnist_npz)]
+    cmd = [sys.executable, "-m", "aecompare.train", "--only", *pair, "--seed", "0", "--epochs", "1", "--force",
+           "--skip-results", "--out", str(models), "--data", str(mnist_npz)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
     def check(previous: dict[str, dict]) -> dict[str, dict]:
