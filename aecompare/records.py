@@ -112,17 +112,22 @@ def first_layer_filters(run: Run, count: int) -> np.ndarray:
     return (k / np.where(limit > 0, limit, 1)).reshape(-1, SIDE, SIDE)
 
 
+def _frame(probes: dict, epoch: int) -> int:
+    """Index of the stored frame shown for `epoch`: the last kept epoch at or before it (-1: the last of all)."""
+    kept = probes["epochs"]
+    return len(kept) - 1 if epoch < 0 else max(int(np.searchsorted(kept, epoch, side="right")) - 1, 0)
+
+
 def probe_frame(probes: dict, epoch: int = -1) -> int:
     """The stored epoch shown for `epoch`: the last kept one at or before it (-1: the last of all)."""
-    kept = probes["epochs"]
-    return int(kept[-1] if epoch < 0 else kept[max(int(np.searchsorted(kept, epoch, side="right")) - 1, 0)])
+    return int(probes["epochs"][_frame(probes, epoch)])
 
 
 def probe_outputs(probes: dict, epoch: int = -1) -> np.ndarray:
     """The probe reconstructions a run stored after `epoch` (`Run.probes`; the last kept epoch at or before it,
     see `probe_frame`): (digits, 784) float32 on [0, 1] (raw outputs / 255); epoch 0 is before training, -1 the
     last. Decoded one epoch at a time: every epoch of a dozen runs in floats would take a visitor's 150 MB."""
-    k = int(np.flatnonzero(probes["epochs"] == probe_frame(probes, epoch))[0])
+    k = _frame(probes, epoch)
     return decode_images(probes["pixels"][k], probes["lo"][k], probes["hi"][k]).astype(np.float32)
 
 
