@@ -119,9 +119,9 @@ def stored_or_computed(catalog: Catalog, data_path) -> Results:
     return compute(catalog, data_path, write=False)
 
 
-def fresh_fingerprint(models_dir: Path) -> tuple[list, dict] | None:
-    """The runs listed (their files hashed, not loaded) and the fingerprint results of them would have; None if
-    anything is wrong in the folder or the test images cannot be had."""
+def fresh_fingerprint(models_dir: Path) -> dict | None:
+    """The fingerprint results of the runs listed would have (their files hashed, not loaded); None if anything
+    is wrong in the folder or the test images cannot be had."""
     entries = hashed_entries(models_dir)
     if entries is None:
         return None
@@ -130,7 +130,7 @@ def fresh_fingerprint(models_dir: Path) -> tuple[list, dict] | None:
         tests = {n: load_test_set(n).sha256 for n in used}
     except DataError:
         return None
-    return entries, results.fingerprint(entries, tests)
+    return results.fingerprint(entries, tests)
 
 
 def fresh_stored(models_dir: Path) -> Results | None:
@@ -141,7 +141,7 @@ def fresh_stored(models_dir: Path) -> Results | None:
         stored = results.read(models_dir) if current is not None else None
     except results.ResultsError:
         return None
-    return None if stored is None or stored.stale_reasons(current[1]) else stored.results
+    return None if stored is None or stored.stale_reasons(current) else stored.results
 
 
 def stored_table_text(models_dir: Path, fmt: str) -> str | None:
@@ -152,7 +152,7 @@ def stored_table_text(models_dir: Path, fmt: str) -> str | None:
         stored = results.read_file(models_dir, "evaluation.csv") if current is not None else None
     except results.ResultsError:
         return None
-    if stored is None or results.stale_reasons(stored[1], current[1]):
+    if stored is None or results.stale_reasons(stored[1], current):
         return None
     text = stored[0].decode()
     if fmt == "csv":
