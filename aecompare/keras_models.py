@@ -9,6 +9,7 @@ ops mirror `aecompare.losses` exactly (same clipping, same float32 precision).
 from __future__ import annotations
 
 import os
+from itertools import groupby
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -104,6 +105,73 @@ def cb_mean(p):
 
 LOSS_OPS = {"bce": bce, "mse": mse, "mae": mae, "cb": cb}  # as `losses.LOSSES`, on tensors
 READOUT_OPS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a model trained with that loss
+
+
+def stack_key(exp: Experiment) -> tuple:
+    """Runs of one training group with equal keys train as one `ModelStack`: same net, same optimizer and rate."""
+    return (exp.arch, exp.optimizer)
+
+
+class ModelStack:
+    """Several autoencoders of one net and one optimizer, trained as one: layer l of model k is slice k of a
+    (models, inputs, units) kernel and a (models, units) bias, so each layer is one batched matmul over the
+    models instead of one small matmul per model (the speed-up: benchmarks/train_throughput.py).
+
+    Each model keeps its own initial weights (those of `build_model`), inputs (its seed's batch at its own
+    scale), output activation and loss. Adam and SGD update element by element and a model's loss depends on
+    its own slice only, so one optimizer stepping on the sum of the losses gives every slice exactly the update
+    it gets alone, up to the order of float sums; a model switched off (`deactivate`) adds nothing to that sum.
+    """
+
+    def __init__(self, exps: list[Experiment], models: list[keras.Model]):
+        import numpy as np
+
+        self.exps = exps
+        weights = [m.get_weights() for m in models]
+        self.kernels = [keras.Variable(np.stack([w[2 * i] for w in weights]), name=f"kernel_{i}")
+                        for i in range(len(weights[0]) // 2)]
+        self.biases = [keras.Variable(np.stack([w[2 * i + 1] for w in weights]), name=f"bias_{i}")
+                       for i in range(len(weights[0]) // 2)]
+        self.variables = [*self.kernels, *self.biases]
+        self.optimizer = make_optimizer(exps[0])
+        self.optimizer.build(self.variables)
+        self.scales = np.array([e.pixel_scale for e in exps], np.float32)[:, None, None]
+        self.active = keras.Variable(np.ones(len(exps), bool), trainable=False, name="active")
+        self.hidden_activation = keras.activations.get(exps[0].arch.hidden_activation)
+        runs = [(act, len(list(g))) for act, g in groupby(e.activation for e in exps)]
+        starts = np.cumsum([0] + [n for _, n in runs])
+        self.output_runs = [(keras.activations.get(act), a, b) for (act, _), a, b in zip(runs, starts, starts[1:])]
+
+    def outputs(self, x) -> list:
+        """Each model's outputs (batch, 784) for its inputs `x` (models, batch, 784), as its Keras model's."""
+        h = x
+        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
+            h = ops.einsum("mbi,mio->mbo", h, kernel) + bias[:, None, :]
+            if i < len(self.kernels) - 1:
+                h = self.hidden_activation(h)
+        return [y for act, a, b in self.output_runs for y in ops.unstack(act(h[a:b]), axis=0)]
+
+    def losses(self, batch) -> tuple:
+        """(own loss, MSE on [0, 1]) of each model, each (models,), for `batch` (models, batch, 784) on [0, 1]."""
+        x = batch * self.scales
+        ys = self.outputs(x)
+        loss = ops.stack([LOSS_OPS[e.loss](x[k], y) for k, (e, y) in enumerate(zip(self.exps, ys))])
+        mse = ops.stack([ops.mean(ops.square(batch[k] - READOUT_OPS.get(e.loss, lambda t: t)(y) / e.pixel_scale))
+                         for k, (e, y) in enumerate(zip(self.exps, ys))])
+        return loss, mse
+
+    def objective(self, loss):
+        """What the optimizer minimises: the active models' losses summed (a switched-off one's gradient is 0)."""
+        return ops.sum(ops.where(self.active, loss, ops.zeros_like(loss)))
+
+    def weights(self) -> list[list]:
+        """Each model's weights as numpy arrays, in `keras.Model.get_weights` order (kernel, bias per layer)."""
+        arrays = [v.numpy() for pair in zip(self.kernels, self.biases) for v in pair]
+        return [[a[k] for a in arrays] for k in range(len(self.exps))]
+
+    def deactivate(self, k: int) -> None:
+        """Stop training model k (diverged): its slice goes on being computed, and never changes another."""
+        self.active.assign(ops.where(ops.arange(len(self.exps)) == k, False, self.active))
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

@@ -30,7 +30,7 @@ from . import artifacts, losses
 from .data import Dataset
 from .diagnostics import layer_diagnostics
 from .digits import first_per_class
-from .keras_models import LOSS_OPS, READOUT_OPS, build_model, make_optimizer, weights_of
+from .keras_models import READOUT_OPS, ModelStack, build_model, stack_key, weights_of
 from .network import DenseLayer, forward
 from .registry import Experiment, group_key
 from .schema import PROBES_PER_CLASS, probe_epochs_kept
@@ -100,7 +100,11 @@ def train_all(exps: list[Experiment], data: Dataset | dict[str, Dataset], models
 
 
 class GroupTrainer:
-    """Trains several models through the same batches, one XLA graph per epoch."""
+    """Trains a training group's models through the same batches, one XLA graph per epoch.
+
+    The models that share a net and an optimizer train as one `ModelStack` (a batched matmul per layer);
+    `models` holds each run's Keras model, with its initial weights and then its last finite ones.
+    """
 
     def __init__(self, exps: list[Experiment], data: Dataset):
         import tensorflow as tf
@@ -111,11 +115,15 @@ class GroupTrainer:
         self.x_train = tf.constant(data.train_x.reshape(-1, 784).astype(np.float32) / 255)
         self.x_test = data.test_x.reshape(-1, 784).astype(np.float32) / 255
         self.models = [build_model(e) for e in exps]
-        self.optimizers = [make_optimizer(e) for e in exps]
-        for model, opt in zip(self.models, self.optimizers):
-            opt.build(model.trainable_variables)
         self.seeds = sorted({e.seed for e in exps})
-        self.seed_slot = [self.seeds.index(e.seed) for e in exps]  # which row of a step's batches is a model's
+        members: dict[tuple, list[int]] = {}
+        for i, e in enumerate(exps):
+            members.setdefault(stack_key(e), []).append(i)
+        self.members = [sorted(ix, key=lambda i: exps[i].activation) for ix in members.values()]
+        self.stacks = [ModelStack([exps[i] for i in ix], [self.models[i] for i in ix]) for ix in self.members]
+        # which row of a step's batches (one per seed) each stacked model sees
+        self.slots = [tf.constant([self.seeds.index(exps[i].seed) for i in ix]) for ix in self.members]
+        self.row = {i: r for r, i in enumerate(i for ix in self.members for i in ix)}  # the graphs' output rows
         self.probe_index = first_per_class(data.test_y, PROBES_PER_CLASS)
         self.records = [self._new_record(e) for e in exps]
         self.reconstructions = [[] for _ in exps]
@@ -131,53 +139,40 @@ class GroupTrainer:
 
     # ------------------------------------------------------------ compiled graphs
 
-    def _step_fn(self, active: list[int]):
-        """One training step of every active model; `idx` (seeds, batch) holds each seed's batch indices."""
+    def _step(self, idx):
+        """One training step of every model; `idx` (seeds, batch) holds each seed's batch indices. Returns
+        (rows, 2): each model's loss and MSE on [0, 1] on its batch, before the step."""
         tf = self.tf
+        batches = tf.gather(self.x_train, idx)
+        out = []
+        for stack, slots in zip(self.stacks, self.slots):
+            with tf.GradientTape() as tape:
+                loss, mse = stack.losses(tf.gather(batches, slots))
+                objective = stack.objective(loss)
+            grads = tape.gradient(objective, stack.variables)
+            stack.optimizer.apply_gradients(zip(grads, stack.variables))
+            out.append(tf.stack([loss, mse], axis=1))
+        return tf.concat(out, 0)
 
-        def step(idx):
-            batches = tf.gather(self.x_train, idx)
-            out = []
-            for i in active:
-                exp, model, opt = self.exps[i], self.models[i], self.optimizers[i]
-                batch = batches[self.seed_slot[i]]
-                s = exp.pixel_scale
-                x = batch * s
-                with tf.GradientTape() as tape:
-                    y = model(x, training=True)
-                    loss = LOSS_OPS[exp.loss](x, y)
-                grads = tape.gradient(loss, model.trainable_variables)
-                opt.apply_gradients(zip(grads, model.trainable_variables))
-                out.append(tf.stack([loss, tf.reduce_mean(tf.square(batch - reconstruction(exp, y)))]))
-            return tf.stack(out)
-
-        return step
-
-    def _compile(self, active: list[int]):
+    def _compile(self):
         tf = self.tf
-        step = self._step_fn(active)
 
         @tf.function(jit_compile=True)
         def epoch(batches):
-            total = tf.zeros((len(active), 2))
+            total = tf.zeros((len(self.exps), 2))
             for b in tf.range(tf.shape(batches)[1]):
-                total += step(batches[:, b])
+                total += self._step(batches[:, b])
             return total / tf.cast(tf.shape(batches)[1], tf.float32)
 
         @tf.function(jit_compile=True)
         def evaluate(x):
-            out = []
-            for i in active:
-                exp, s = self.exps[i], self.exps[i].pixel_scale
-                y = self.models[i](x * s, training=False)
-                mse01 = tf.reduce_mean(tf.square(x - reconstruction(exp, y)))
-                out.append(tf.stack([LOSS_OPS[exp.loss](x * s, y), mse01]))
-            return tf.stack(out)
+            return tf.concat([tf.stack(stack.losses(tf.broadcast_to(x, (len(stack.exps), *x.shape))), axis=1)
+                              for stack in self.stacks], 0)
 
         return epoch, evaluate
 
     def _validate(self, evaluate) -> np.ndarray:
-        """(active, 2): own loss and MSE on [0, 1] over the test set (equal-sized batches)."""
+        """(rows, 2): own loss and MSE on [0, 1] over the test set (equal-sized batches)."""
         parts = [evaluate(self.tf.constant(self.x_test[i:i + EVAL_BATCH]))
                  for i in range(0, len(self.x_test), EVAL_BATCH)]
         return np.mean([p.numpy() for p in parts], axis=0, dtype=np.float64)
@@ -195,13 +190,22 @@ class GroupTrainer:
         self.reconstructions[i].append(read(forward(layers, self.x_test[self.probe_index], scale=s) / s))
         return layer_diagnostics(layers, acts, probe)
 
+    def _trained_weights(self) -> dict[int, list]:
+        """Each model's weights now, by its index in `exps`."""
+        rows = [w for stack in self.stacks for w in stack.weights()]
+        return {i: rows[r] for i, r in self.row.items()}
+
+    def _deactivate(self, i: int) -> None:
+        s = next(k for k, ix in enumerate(self.members) if i in ix)
+        self.stacks[s].deactivate(self.members[s].index(i))
+
     def run(self, models_dir: Path, on_epoch=None) -> list[dict]:
         active = list(range(len(self.exps)))
-        epoch_fn, evaluate = self._compile(active)
-        last_good = [m.get_weights() for m in self.models]
+        epoch_fn, evaluate = self._compile()
         initial = self._validate(evaluate)
-        for k, i in enumerate(active):
-            self.records[i]["initial"] = {"val_loss": float(initial[k, 0]), "val_mse": float(initial[k, 1]),
+        for i in active:
+            r = self.row[i]
+            self.records[i]["initial"] = {"val_loss": float(initial[r, 0]), "val_mse": float(initial[r, 1]),
                                           **self._observe(i)}
         epochs, batch = self.exps[0].epochs, self.exps[0].batch_size
         steps = len(self.data.train_x) // batch
@@ -215,29 +219,27 @@ class GroupTrainer:
             train = train.numpy()
             val = self._validate(evaluate)
             seconds = time.perf_counter() - start
+            trained = self._trained_weights()
             still_active = []
-            for k, i in enumerate(active):
-                weights = self.models[i].get_weights()
-                finite = np.all(np.isfinite(train[k])) and np.all(np.isfinite(val[k])) and all(
+            for i in active:
+                r, weights = self.row[i], trained[i]
+                finite = np.all(np.isfinite(train[r])) and np.all(np.isfinite(val[r])) and all(
                     np.all(np.isfinite(w)) for w in weights)
                 if finite:
-                    last_good[i] = weights
+                    self.models[i].set_weights(weights)
                     still_active.append(i)
                     self.records[i]["epochs"].append({
-                        "epoch": epoch, "train_loss": float(train[k, 0]), "val_loss": float(val[k, 0]),
-                        "train_mse": float(train[k, 1]), "val_mse": float(val[k, 1]),
+                        "epoch": epoch, "train_loss": float(train[r, 0]), "val_loss": float(val[r, 0]),
+                        "train_mse": float(train[r, 1]), "val_mse": float(val[r, 1]),
                         "seconds": seconds, **self._observe(i)})
-                else:
-                    self.models[i].set_weights(last_good[i])
+                else:  # its Keras model keeps the last finite weights
+                    self._deactivate(i)
                     self.records[i]["diverged_epoch"] = epoch
-                    self.records[i]["diverged_value"] = repr(float(val[k, 0]))
+                    self.records[i]["diverged_value"] = repr(float(val[r, 0]))
                 if on_epoch:
-                    on_epoch(EpochReport(self.exps[i], epoch, float(train[k, 0]), float(val[k, 0]),
-                                         float(val[k, 1]), not finite))
-            if still_active != active:
-                active = still_active
-                if active:
-                    epoch_fn, evaluate = self._compile(active)
+                    on_epoch(EpochReport(self.exps[i], epoch, float(train[r, 0]), float(val[r, 0]),
+                                         float(val[r, 1]), not finite))
+            active = still_active
         return [self._save(i, models_dir) for i in range(len(self.exps))]
 
     def _save(self, i: int, models_dir: Path) -> dict:
