@@ -52,17 +52,18 @@ def make_optimizer(exp: Experiment) -> keras.optimizers.Optimizer:
     return kinds[exp.optimizer.name](learning_rate=exp.optimizer.learning_rate)
 
 
-def bce(y, p):
+def bce(y, p, axis=None):
+    """The losses' mean over `axis` (default: every pixel of the batch): per model for a stack's outputs."""
     p = ops.clip(p, EPSILON, 1.0 - EPSILON)
-    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p), axis=axis)
 
 
-def mse(y, p):
-    return ops.mean(ops.square(y - p))
+def mse(y, p, axis=None):
+    return ops.mean(ops.square(y - p), axis=axis)
 
 
-def mae(y, p):
-    return ops.mean(ops.abs(y - p))
+def mae(y, p, axis=None):
+    return ops.mean(ops.abs(y - p), axis=axis)
 
 
 def cb_log_norm(p):
@@ -81,10 +82,10 @@ def cb_log_norm(p):
     return ops.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
 
 
-def cb(y, p):
+def cb(y, p, axis=None):
     """Continuous Bernoulli NLL, BCE − log C (nats per pixel, can be negative), as `losses.cb`."""
     p = ops.clip(p, EPSILON, 1.0 - EPSILON)
-    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p) + cb_log_norm(p))
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p) + cb_log_norm(p), axis=axis)
 
 
 def cb_mean(p):
@@ -108,57 +109,63 @@ READOUT_OPS = {"cb": cb_mean}  # as `losses.READOUTS`: the reconstruction of a m
 
 
 def stack_key(exp: Experiment) -> tuple:
-    """Runs of one training group with equal keys train as one `ModelStack`: same net, same optimizer and rate."""
-    return (exp.arch, exp.optimizer)
+    """Runs of one training group with equal keys train as one `ModelStack`: the same net, optimizer and
+    learning rate, and the same inputs (seed, hence shuffle order, and pixel scale)."""
+    return (exp.arch, exp.optimizer, exp.seed, exp.scale)
 
 
 class ModelStack:
-    """Several autoencoders of one net and one optimizer, trained as one: layer l of model k is slice k of a
-    (models, inputs, units) kernel and a (models, units) bias, so each layer is one batched matmul over the
-    models instead of one small matmul per model (the speed-up: benchmarks/train_throughput.py).
+    """Autoencoders that see the same batches, of one net and one optimizer, trained as one.
 
-    Each model keeps its own initial weights (those of `build_model`), inputs (its seed's batch at its own
-    scale), output activation and loss. Adam and SGD update element by element and a model's loss depends on
-    its own slice only, so one optimizer stepping on the sum of the losses gives every slice exactly the update
-    it gets alone, up to the order of float sums; a model switched off (`deactivate`) adds nothing to that sum.
+    The first layer of all of them is one matmul, the batch times their kernels side by side (a (784, models,
+    units) variable); every later layer is one batched matmul over the models ((models, inputs, units)
+    kernels): a few large products instead of many small ones (benchmarks/train_throughput.py measures it).
+    Each model keeps its own initial weights (its `build_model`'s), output activation and loss. Adam and SGD
+    update element by element and each model's loss depends on its own weights only, so one optimizer
+    stepping on the sum of the losses gives each model exactly the update it gets alone, up to the order of
+    float sums; a model switched off (`deactivate`) adds nothing to that sum, and its slices change no other.
     """
 
     def __init__(self, exps: list[Experiment], models: list[keras.Model]):
         import numpy as np
 
         self.exps = exps
+        self.scale = exps[0].pixel_scale
         weights = [m.get_weights() for m in models]
-        self.kernels = [keras.Variable(np.stack([w[2 * i] for w in weights]), name=f"kernel_{i}")
-                        for i in range(len(weights[0]) // 2)]
+        layers = len(weights[0]) // 2
+        self.kernels = [keras.Variable(np.stack([w[0] for w in weights], axis=1), name="kernel_0"),
+                        *(keras.Variable(np.stack([w[2 * i] for w in weights]), name=f"kernel_{i}")
+                          for i in range(1, layers))]
         self.biases = [keras.Variable(np.stack([w[2 * i + 1] for w in weights]), name=f"bias_{i}")
-                       for i in range(len(weights[0]) // 2)]
+                       for i in range(layers)]
         self.variables = [*self.kernels, *self.biases]
         self.optimizer = make_optimizer(exps[0])
         self.optimizer.build(self.variables)
-        self.scales = np.array([e.pixel_scale for e in exps], np.float32)[:, None, None]
         self.active = keras.Variable(np.ones(len(exps), bool), trainable=False, name="active")
         self.hidden_activation = keras.activations.get(exps[0].arch.hidden_activation)
-        runs = [(act, len(list(g))) for act, g in groupby(e.activation for e in exps)]
-        starts = np.cumsum([0] + [n for _, n in runs])
-        self.output_runs = [(keras.activations.get(act), a, b) for (act, _), a, b in zip(runs, starts, starts[1:])]
+        kinds = [(act, loss, len(list(g))) for (act, loss), g in groupby((e.activation, e.loss) for e in exps)]
+        ends = np.cumsum([n for *_, n in kinds])
+        self.segments = [(act, loss, end - n, end) for (act, loss, n), end in zip(kinds, ends)]
 
-    def outputs(self, x) -> list:
-        """Each model's outputs (batch, 784) for its inputs `x` (models, batch, 784), as its Keras model's."""
-        h = x
-        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
-            h = ops.einsum("mbi,mio->mbo", h, kernel) + bias[:, None, :]
-            if i < len(self.kernels) - 1:
-                h = self.hidden_activation(h)
-        return [y for act, a, b in self.output_runs for y in ops.unstack(act(h[a:b]), axis=0)]
+    def _pre_activations(self, x):
+        """The output layer's pre-activations (models, batch, 784) for the batch `x` (batch, 784), input scale."""
+        first = self.kernels[0]
+        h = ops.matmul(x, ops.reshape(first, (first.shape[0], -1)))
+        h = ops.transpose(ops.reshape(h, (x.shape[0], *first.shape[1:])), (1, 0, 2)) + self.biases[0][:, None, :]
+        for kernel, bias in zip(self.kernels[1:], self.biases[1:]):
+            h = ops.einsum("mbi,mio->mbo", self.hidden_activation(h), kernel) + bias[:, None, :]
+        return h
 
     def losses(self, batch) -> tuple:
-        """(own loss, MSE on [0, 1]) of each model, each (models,), for `batch` (models, batch, 784) on [0, 1]."""
-        x = batch * self.scales
-        ys = self.outputs(x)
-        loss = ops.stack([LOSS_OPS[e.loss](x[k], y) for k, (e, y) in enumerate(zip(self.exps, ys))])
-        mse = ops.stack([ops.mean(ops.square(batch[k] - READOUT_OPS.get(e.loss, lambda t: t)(y) / e.pixel_scale))
-                         for k, (e, y) in enumerate(zip(self.exps, ys))])
-        return loss, mse
+        """(own loss, MSE on [0, 1]) of each model, each (models,), for one `batch` (batch, 784) on [0, 1]."""
+        x = batch * self.scale
+        z = self._pre_activations(x)
+        loss, mse = [], []
+        for act, name, a, b in self.segments:  # models of one activation and loss
+            y = keras.activations.get(act)(z[a:b])
+            loss.append(LOSS_OPS[name](x, y, axis=(1, 2)))
+            mse.append(ops.mean(ops.square(batch - READOUT_OPS.get(name, lambda t: t)(y) / self.scale), axis=(1, 2)))
+        return ops.concatenate(loss), ops.concatenate(mse)
 
     def objective(self, loss):
         """What the optimizer minimises: the active models' losses summed (a switched-off one's gradient is 0)."""
@@ -166,11 +173,13 @@ class ModelStack:
 
     def weights(self) -> list[list]:
         """Each model's weights as numpy arrays, in `keras.Model.get_weights` order (kernel, bias per layer)."""
-        arrays = [v.numpy() for pair in zip(self.kernels, self.biases) for v in pair]
-        return [[a[k] for a in arrays] for k in range(len(self.exps))]
+        kernels = [v.numpy() for v in self.kernels]
+        kernels[0] = kernels[0].transpose(1, 0, 2)
+        biases = [v.numpy() for v in self.biases]
+        return [[a[k] for pair in zip(kernels, biases) for a in pair] for k in range(len(self.exps))]
 
     def deactivate(self, k: int) -> None:
-        """Stop training model k (diverged): its slice goes on being computed, and never changes another."""
+        """Stop training model k (diverged): its slices go on being computed, and never change another's."""
         self.active.assign(ops.where(ops.arange(len(self.exps)) == k, False, self.active))
 
 

@@ -119,10 +119,9 @@ class GroupTrainer:
         members: dict[tuple, list[int]] = {}
         for i, e in enumerate(exps):
             members.setdefault(stack_key(e), []).append(i)
-        self.members = [sorted(ix, key=lambda i: exps[i].activation) for ix in members.values()]
+        self.members = [sorted(ix, key=lambda i: (exps[i].activation, exps[i].loss)) for ix in members.values()]
         self.stacks = [ModelStack([exps[i] for i in ix], [self.models[i] for i in ix]) for ix in self.members]
-        # which row of a step's batches (one per seed) each stacked model sees
-        self.slots = [tf.constant([self.seeds.index(exps[i].seed) for i in ix]) for ix in self.members]
+        self.slots = [self.seeds.index(exps[ix[0]].seed) for ix in self.members]  # a stack's row of a step's batches
         self.row = {i: r for r, i in enumerate(i for ix in self.members for i in ix)}  # the graphs' output rows
         self.probe_index = first_per_class(data.test_y, PROBES_PER_CLASS)
         self.records = [self._new_record(e) for e in exps]
@@ -145,9 +144,9 @@ class GroupTrainer:
         tf = self.tf
         batches = tf.gather(self.x_train, idx)
         out = []
-        for stack, slots in zip(self.stacks, self.slots):
+        for stack, slot in zip(self.stacks, self.slots):
             with tf.GradientTape() as tape:
-                loss, mse = stack.losses(tf.gather(batches, slots))
+                loss, mse = stack.losses(batches[slot])
                 objective = stack.objective(loss)
             grads = tape.gradient(objective, stack.variables)
             stack.optimizer.apply_gradients(zip(grads, stack.variables))
@@ -166,8 +165,7 @@ class GroupTrainer:
 
         @tf.function(jit_compile=True)
         def evaluate(x):
-            return tf.concat([tf.stack(stack.losses(tf.broadcast_to(x, (len(stack.exps), *x.shape))), axis=1)
-                              for stack in self.stacks], 0)
+            return tf.concat([tf.stack(stack.losses(x), axis=1) for stack in self.stacks], 0)
 
         return epoch, evaluate
 
