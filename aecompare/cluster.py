@@ -12,8 +12,11 @@ stay whole when there are at least as many as task slots (CPUs / CPUs per task, 
 than slots the largest are split until every slot has a task: 18 runs of one group on 16 CPUs train as
 16 tasks of one or two runs. An explicit chunk splits every group into tasks of at most that many runs.
 
-Every task runs in a fresh worker process (`max_calls=1`): TensorFlow's thread counts can only be set
-before it first runs, and they are set to the task's CPUs so that tasks sharing a machine share its cores.
+TensorFlow's thread counts can only be set before it first runs, and they are the task's CPUs so that tasks
+sharing a machine share its cores. The tasks of one thread count run in workers of their own (a runtime
+environment naming that count: Ray gives a worker only tasks of its own environment), which keep TensorFlow
+imported from one task to the next (importing it is most of a short task's time); the first task in a
+worker sets its thread counts.
 """
 
 from __future__ import annotations
@@ -135,22 +138,34 @@ def plan_tasks(exps: list[Experiment], slots: int, chunk: int | None = None) -> 
     return [piece for g, k in zip(groups, parts) for piece in split(g, k)]
 
 
-def train_task(exps: list[Experiment], data, threads: int, attempts_dir: str | None = None) -> dict:
-    """Train `exps` (one group or part of one) on this worker; the run folders' files as bytes, by run id.
+THREADS_VARIABLE = "AECOMPARE_TASK_THREADS"  # set in a worker's runtime environment: its TensorFlow thread count
 
-    `attempts_dir`: each attempt creates an empty file named after its process id there when training
-    starts (how the tests find a worker to kill).
-    """
+
+def set_threads(threads: int) -> None:
+    """TensorFlow's intra- and inter-op thread counts, in a worker whose tasks all ask for `threads`: the first
+    task sets them, later ones find them set."""
+    if os.environ.get(THREADS_VARIABLE) != str(threads):
+        raise ClusterError(f"a task for {threads} threads in a worker for {os.environ.get(THREADS_VARIABLE)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def train_task(exps: list[Experiment], data, threads: int, attempts_dir: str | None = None) -> dict:
+    """Train `exps` (one group or part of one) on this worker; the run folders' files as bytes, by run id.
+
+    `attempts_dir`: each attempt creates an empty file there when training starts, named PID.NANOSECONDS after
+    its process and the time (how the tests find a worker to kill; a reused worker makes one per attempt).
+    """
+    set_threads(threads)
     from .trainer import train_all
 
     def started(_members):
         if attempts_dir:
-            Path(attempts_dir, str(os.getpid())).touch()
+            Path(attempts_dir, f"{os.getpid()}.{time.time_ns()}").touch()
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="aecompare-task-") as tmp:
@@ -195,8 +210,9 @@ def train_on_ray(exps: list[Experiment], data, models_dir: Path, chunk: int | No
     models_dir.mkdir(parents=True, exist_ok=True)
     artifacts.remove_stale_staging(models_dir)
     refs = {name: ray.put(datasets[name]) for name in dict.fromkeys(e.dataset for e in exps)}
-    remote = ray.remote(num_cpus=task_cpus, num_gpus=1 if gpus else 0, max_calls=1, max_retries=TASK_RETRIES,
-                        retry_exceptions=False)(train_task)
+    workers = {"env_vars": {THREADS_VARIABLE: str(task_cpus)}}  # workers of their own, reused by later tasks
+    remote = ray.remote(num_cpus=task_cpus, num_gpus=1 if gpus else 0, max_retries=TASK_RETRIES,
+                        retry_exceptions=False, runtime_env=workers)(train_task)
     pending = {remote.remote(task, refs[task[0].dataset], task_cpus, attempts_dir): task for task in tasks}
     entries, failed = [], []
     try:

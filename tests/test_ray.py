@@ -76,6 +76,16 @@ def test_chunk_and_task_cpus_need_ray(capsys):
     assert parse_args(["--ray"]).ray == "local" and parse_args(["--ray", "auto"]).ray == "auto"
 
 
+def test_a_worker_runs_only_tasks_of_its_own_thread_count(monkeypatch):
+    """Workers are reused from task to task (TensorFlow stays imported), each for one thread count, set in its
+    runtime environment: a task for another count refuses to run rather than train on the wrong threads."""
+    from aecompare.cluster import THREADS_VARIABLE, ClusterError, set_threads
+
+    monkeypatch.setenv(THREADS_VARIABLE, "2")
+    with pytest.raises(ClusterError, match="a task for 1 threads in a worker for 2"):
+        set_threads(1)
+
+
 def test_cli_without_ray_installed_says_how_to_install_it(tmp_path):
     hide_ray = "import sys; sys.modules['ray'] = None; from aecompare.train import main; sys.exit(main(sys.argv[1:]))"
     result = run_cli("--ray", "--only", "raw-linear-mae", "--out", str(tmp_path), code=hide_ray)
@@ -178,6 +188,11 @@ def test_runs_trained_as_ray_tasks_equal_the_runs_trained_in_process(local_clust
             np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-4, atol=1e-5)
 
 
+def attempt_pid(marker: Path) -> int:
+    """The process of a task's attempt, from the file it made in `attempts_dir` (cluster.train_task)."""
+    return int(marker.name.split(".")[0])
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_worker_killed_mid_task_is_retried_and_the_models_folder_stays_whole(local_cluster, small_mnist, tmp_path):
@@ -191,7 +206,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_models_folder_stays_whole(l
         deadline = time.monotonic() + 300
         while not any(attempts.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.02)
-        pid = int(next(attempts.iterdir()).name)
+        pid = attempt_pid(next(attempts.iterdir()))
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
 
@@ -199,8 +214,8 @@ def test_a_worker_killed_mid_task_is_retried_and_the_models_folder_stays_whole(l
     killer.start()
     entries = train_on_ray(exps, small_mnist, out, attempts_dir=str(attempts))
     killer.join(timeout=10)
-    pids = [int(p.name) for p in attempts.iterdir()]
+    pids = [attempt_pid(p) for p in attempts.iterdir()]
     assert killed and killed[0] in pids
-    assert len(pids) == 3  # two tasks, the killed one started twice
+    assert len(pids) == 3  # two tasks, the killed one started twice (workers are reused: maybe in one process)
     assert sorted((e["name"], e["seed"]) for e in entries) == sorted((e.name, e.seed) for e in exps)
     assert_complete(out, exps)
