@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,24 +145,55 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
-def test_a_run_trained_in_a_group_of_other_seeds_has_the_weights_it_has_alone(tmp_path, small_mnist):
-    """Runs of different seeds share one graph (registry.group_key ignores the seed), each with its own
-    initialisation, shuffle order and optimizer state: the group changes nothing but the order of float sums."""
-    from aecompare.trainer import GroupTrainer, group_key
+def assert_trained_as_alone(together, tmp_path: Path) -> None:
+    """Every run of the GroupTrainer `together` (already run) has the weights and validation losses it gets
+    trained alone: the stacks change nothing but the order of float sums."""
+    from aecompare.trainer import GroupTrainer
 
-    base = next(e for e in tiny_experiments(epochs=2) if e.name == "s002-sigmoid-mse")
-    other = next(e for e in tiny_experiments(epochs=2) if e.name == "raw-linear-mae")
-    group = [dataclasses.replace(base, seed=s) for s in (0, 1, 2)] + [dataclasses.replace(other, seed=1)]
-    assert len({group_key(e) for e in group}) == 1
-    together = GroupTrainer(group, small_mnist)
-    together.run(tmp_path / "together")
-    for exp, model in zip(group, together.models):
-        alone = GroupTrainer([exp], small_mnist)
+    for exp, model, record in zip(together.exps, together.models, together.records, strict=True):
+        alone = GroupTrainer([exp], together.data)
         alone.run(tmp_path / f"alone-{exp.name}-{exp.seed}")
         for a, b in zip(model.get_weights(), alone.models[0].get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        mine, its = record["epochs"], alone.records[0]["epochs"]
+        assert record["diverged_epoch"] == alone.records[0]["diverged_epoch"] and len(mine) == len(its)
+        for row, other in zip(mine, its):
+            assert row["val_loss"] == pytest.approx(other["val_loss"], rel=1e-4)
+
+
+def test_a_run_trained_in_a_group_of_other_seeds_and_models_has_the_weights_it_has_alone(tmp_path, small_mnist):
+    """Runs of different seeds share one graph (registry.group_key ignores the seed), each with its own
+    initialisation, shuffle order and optimizer state; runs of one seed, scale, net and optimizer share one
+    ModelStack (one matmul per layer for all of them), each with its own activation and loss."""
+    from aecompare.trainer import GroupTrainer, group_key
+
+    tiny = {e.name: e for e in tiny_experiments(epochs=2)}
+    cb = next(e for e in REGISTRY if e.name == "norm-sigmoid-cb")
+    group = ([dataclasses.replace(tiny["s002-sigmoid-mse"], seed=s) for s in (0, 1, 2)]
+             + [dataclasses.replace(e, seed=1, epochs=2) for e in (tiny["norm-sigmoid-bce"], tiny["norm-softmax-bce"],
+                                                                   cb, tiny["raw-linear-mae"])])
+    assert len({group_key(e) for e in group}) == 1
+    together = GroupTrainer(group, small_mnist)
+    assert sorted(len(stack.exps) for stack in together.stacks) == [1, 1, 1, 1, 3]
+    together.run(tmp_path / "together")
+    assert_trained_as_alone(together, tmp_path)
     first, second = (m.get_weights()[0] for m in together.models[:2])
     assert not np.allclose(first, second, atol=1e-3)  # the seeds did differ
+
+
+def test_a_diverging_run_changes_nothing_for_the_others_in_its_stack(tmp_path, small_mnist):
+    """Raw targets, SGD with a huge step: the linear-output run overflows in its first epoch, the sigmoid and
+    softmax ones in the same stack (same seed, scale, net and optimizer) do not, and train as they do alone."""
+    from aecompare.trainer import GroupTrainer
+
+    huge = Optimizer("sgd", 10.0)
+    group = [Experiment(f"raw-{act}-{loss}", SEED000_NET, act, loss, "raw", huge, 2, 100)
+             for act, loss in (("linear", "mse"), ("sigmoid", "mse"), ("softmax", "bce"))]
+    together = GroupTrainer(group, small_mnist)
+    assert len(together.stacks) == 1
+    together.run(tmp_path / "together")
+    assert [r["diverged_epoch"] for r in together.records] == [1, None, None]
+    assert_trained_as_alone(together, tmp_path)
 
 
 def test_probes_keep_the_early_epochs_then_every_fifth_and_old_files_of_every_epoch_still_load(tmp_path, tiny_models):
