@@ -1,11 +1,14 @@
 """Training registry entries on MNIST and recording what the dashboard shows.
 
-Models that share dataset, batch size and epoch count train together, whatever their seeds: each
-epoch is one compiled XLA graph that steps every model once per batch, each with its own loss,
-optimizer and shuffle order (one permutation per seed, gathered inside the graph). Their gradients
-never mix (every loss depends only on its own model's weights), so a model trains as it would alone,
-up to the order of float sums; the shared graph just removes per-step overhead and keeps both cores
-busy (benchmarks/train_throughput.py measures it against numpy's matmul).
+Models that share dataset, batch size and epoch count (a training group) train together, whatever
+their seeds: each epoch is one compiled XLA graph that steps every model once per batch, each with its
+own initialisation, loss, optimizer state and shuffle order (one permutation per seed, gathered inside
+the graph). Within a group, the models of one seed, pixel scale, net and optimizer are one
+`keras_models.ModelStack`: their weights are stacked, so each layer is one large matmul for all of them
+rather than one small matmul per model. Gradients never mix (every loss depends only on its own model's
+weights), so a model trains as it would alone, up to the order of float sums (tests/test_training.py
+checks it); stacking just makes the products large enough to keep the cores busy
+(benchmarks/train_throughput.py measures it against numpy's matmul).
 
 After every epoch each model's validation loss (its own loss on the 10,000 test images, computed
 by the same ops as training), MSE on the [0, 1] scale, diagnostics on a fixed probe batch and
@@ -30,18 +33,13 @@ from . import artifacts, losses
 from .data import Dataset
 from .diagnostics import layer_diagnostics
 from .digits import first_per_class
-from .keras_models import READOUT_OPS, ModelStack, build_model, stack_key, weights_of
+from .keras_models import ModelStack, build_model, stack_key, weights_of
 from .network import DenseLayer, forward
 from .registry import Experiment, group_key
 from .schema import PROBES_PER_CLASS, probe_epochs_kept
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
-
-
-def reconstruction(exp: Experiment, y):
-    """A Keras model's outputs `y` as its reconstruction on the [0, 1] scale (CB models: E[x | λ])."""
-    return READOUT_OPS.get(exp.loss, lambda t: t)(y) / exp.pixel_scale
 
 
 def dense_layers(model, exp: Experiment) -> list[DenseLayer]:
