@@ -4,7 +4,7 @@ Trains every registry model with seeds 0, 1, 2 (what `python -m aecompare.train`
 epochs on the full training sets, grouped as the trainer groups them, twice: in one process (TensorFlow
 on every core) and as Ray tasks on a local cluster (`--ray local`: one single-threaded task per core).
 Prints in one run: each way's useful GFLOP/s in the steady state, numpy's float32 matmul GFLOP/s
-measured in the same run (before and after), their ratio, and the load average. `--fit` also times a
+measured just before and after that way, their ratio, and the load average at both times. `--fit` also times a
 plain per-model `model.fit` loop over the same models.
 
     python -m benchmarks.train_throughput                  # the whole registry, 3 epochs (~8 min on 2 cores)
@@ -136,33 +136,37 @@ def main(argv=None) -> None:
     datasets = {name: load_dataset(name) for name in dict.fromkeys(e.dataset for e in exps)}
     images = {e.run_id: len(datasets[e.dataset].train_x) for e in exps}
     useful_per_epoch = sum(flops_per_image(e) * images[e.run_id] for e in exps)
-    load_before = os.getloadavg()[0]
-
-    gflops = matmul_gflops()
-    results = {"in one process": project_trainer(exps, datasets)}
+    ways = {"in one process": lambda: project_trainer(exps, datasets)}
     if not args.no_ray:
-        results[f"Ray, {os.cpu_count()} x 1 thread"] = ray_trainer(exps, datasets)
+        ways[f"Ray, {os.cpu_count()} x 1 thread"] = lambda: ray_trainer(exps, datasets)
     if args.fit:
-        results["plain model.fit loop"] = plain_fit(exps, datasets)
-    gflops_after = matmul_gflops()
+        ways["plain model.fit loop"] = lambda: plain_fit(exps, datasets)
+    results = {way: measured(train) for way, train in ways.items()}
     print(f"\n{len(exps)} runs ({len({e.name for e in exps})} models x {args.seeds} seeds) x {args.epochs} epochs, "
-          f"{useful_per_epoch / 1e12:.2f} TFLOP of useful work per epoch, {os.cpu_count()} cores, "
-          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"{'way':<22} {'all s':>7} {'GFLOP/s':>8} | {'steady s':>8} {'GFLOP/s':>8} {'of matmul':>9}")
+          f"{useful_per_epoch / 1e12:.2f} TFLOP of useful work per epoch, {os.cpu_count()} cores")
+    print(f"{'way':<22} {'all s':>7} {'GFLOP/s':>8} | {'steady s':>8} {'GFLOP/s':>8} {'of matmul':>9} | numpy matmul "
+          f"GFLOP/s (4096²) and load average, before/after")
     steady_epochs = args.epochs - 1
-    matmul = (gflops + gflops_after) / 2
-    for way, (total, steady) in results.items():
-        rate = useful_per_epoch * steady_epochs / steady / 1e9
-        print(f"{way:<22} {total:7.1f} {useful_per_epoch * args.epochs / total / 1e9:8.1f} | {steady:8.1f} "
-              f"{rate:8.1f} {rate / matmul:9.0%}")
-    print(f"{'numpy float32 matmul':<22} {'':>7} {'':>8} | {'':>8} {matmul:8.1f}   (4096², before {gflops:.0f}, "
-          f"after {gflops_after:.0f})")
+    for way, r in results.items():
+        rate = useful_per_epoch * steady_epochs / r["steady"] / 1e9
+        matmul = (r["matmul"][0] + r["matmul"][1]) / 2
+        print(f"{way:<22} {r['total']:7.1f} {useful_per_epoch * args.epochs / r['total'] / 1e9:8.1f} | "
+              f"{r['steady']:8.1f} {rate:8.1f} {rate / matmul:9.0%} | {r['matmul'][0]:.0f}/{r['matmul'][1]:.0f}, "
+              f"load {r['load'][0]:.2f}/{r['load'][1]:.2f}")
     if args.fit:
-        (ours_total, ours_steady), (plain_total, plain_steady) = results["in one process"], results[
-            "plain model.fit loop"]
-        print(f"speed-up of the trainer over the plain loop: {plain_total / ours_total:.2f}x overall, "
-              f"{plain_steady / ours_steady:.2f}x in the steady state")
+        ours, plain = results["in one process"], results["plain model.fit loop"]
+        print(f"speed-up of the trainer over the plain loop: {plain['total'] / ours['total']:.2f}x overall, "
+              f"{plain['steady'] / ours['steady']:.2f}x in the steady state")
 
+
+def measured(train) -> dict:
+    """One way's (total, steady) seconds, with numpy's matmul rate and the load average just before and after it:
+    its fraction of matmul is taken against its own reference (other jobs on the machine come and go)."""
+    load, gflops = [os.getloadavg()[0]], [matmul_gflops()]
+    total, steady = train()
+    gflops.append(matmul_gflops())
+    load.append(os.getloadavg()[0])
+    return {"total": total, "steady": steady, "matmul": gflops, "load": load}
 
 if __name__ == "__main__":
     main()
