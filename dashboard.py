@@ -46,10 +46,17 @@ def main() -> None:
                                                      "per_image_mse")
     indices = (choose_digits(state.mode, test.y, indices=state.indices, seed=state.seed, n=state.n,
                              per_image_error=ranking) if test is not None else [])
-    ctx = Context(models_dir, catalog, runs, test, loaders.test_x_unit(state.dataset), indices, state)
+    ctx = Context(models_dir, catalog, runs, test, indices, state)
     st.caption(f"{len(catalog.runs)} trained runs in {Path(models_dir).name}/; showing {len(runs)} model(s) and "
                f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
 
+    draw_tabs(ctx)
+
+
+@st.fragment
+def draw_tabs(ctx: Context) -> None:
+    """The tabs, only the open one drawn. A fragment: switching tabs (or a widget inside a tab) reruns this
+    alone, with the `ctx` of the last full run, not the title, the sidebar and the legend."""
     for tab, show in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True):
         if tab.open:
             with tab, server.TAB_DRAWING:

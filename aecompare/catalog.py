@@ -14,6 +14,8 @@ import hashlib
 import os
 import re
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from . import artifacts, schema
 from .artifacts import (
     MANIFEST,
     OLD_RUN_FILES,
+    PROBES_SEED,
     RETRAIN,
     RUN_FILES,
     UPGRADE,
@@ -40,15 +43,36 @@ from .network import DenseLayer, forward
 from .registry import Experiment, model_names
 
 
+class Layers:
+    """A run's dense layers, parsed when the catalog loads or, if deferred, on first use (then read and checked
+    against the manifest's sha256 again): the dashboard draws one seed per model and never parses the others'."""
+
+    def __init__(self, parse: Callable[[], list[DenseLayer]], deferred: bool):
+        self._parse = parse
+        self._lock = threading.Lock()
+        self._layers = None if deferred else parse()
+
+    def get(self) -> list[DenseLayer]:
+        """The layers (arrays read-only); ArtifactError if a deferred file no longer reads as it did."""
+        with self._lock:
+            if self._layers is None:
+                self._layers = self._parse()
+            return self._layers
+
+
 @dataclass(frozen=True, eq=False)
 class Run:
     """One trained model (a name and a seed) with everything recorded about it."""
 
     exp: Experiment
     entry: dict
-    layers: list[DenseLayer]
+    weights: Layers
     history: dict
     probes: dict | None  # None for seeds other than artifacts.PROBES_SEED (they keep no probe images)
+
+    @property
+    def layers(self) -> list[DenseLayer]:
+        return self.weights.get()
 
     @property
     def name(self) -> str:
@@ -184,12 +208,20 @@ def _read_run_file(run_dir: Path, file: str, limit: int, entry: dict, verify: bo
     return data
 
 
-def load_run(models_dir: Path, entry: dict, verify: bool = True) -> Run:
-    """Load one manifest entry, every file checked (`aecompare.schema`); raises ArtifactError naming the file."""
+def load_run(models_dir: Path, entry: dict, verify: bool = True, defer_weights: bool = False) -> Run:
+    """Load one manifest entry, every file checked (`aecompare.schema`); raises ArtifactError naming the file.
+
+    `defer_weights`: weights.npz is read and its sha256 checked now, but parsed on first use (`Layers`)."""
     exp, run_dir = check_entry(models_dir, entry)
     fix = RETRAIN.format(name=exp.name)
     read = functools.partial(_read_run_file, run_dir, entry=entry, verify=verify, fix=fix)
-    layers = parse_weights(read("weights.npz", weights_limit(exp)), run_dir / "weights.npz", exp, fix)
+
+    def parse_layers() -> list[DenseLayer]:
+        return parse_weights(read("weights.npz", weights_limit(exp)), run_dir / "weights.npz", exp, fix)
+
+    if defer_weights:
+        read("weights.npz", weights_limit(exp))
+    layers = Layers(parse_layers, deferred=defer_weights)
     history = parse_history(read("history.json", schema.history_limit(exp)), run_dir / "history.json", exp,
                             entry["experiment"], fix)
     epochs = len(history["epochs"])
@@ -242,8 +274,11 @@ def registry_order(run: Run) -> tuple:
     return order.get(run.name, len(order)), run.name, run.seed
 
 
-def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
-    """Every loadable run in `models_dir`, plus one message per problem found (never raises for a bad file)."""
+def load_catalog(models_dir: Path | str, verify: bool = True, defer_weights: bool = False) -> Catalog:
+    """Every loadable run in `models_dir`, plus one message per problem found (never raises for a bad file).
+
+    `defer_weights` (the dashboard): the weights of seeds other than `PROBES_SEED`, which the views never draw,
+    are checked against their sha256 now and parsed only if used (`Layers`)."""
     models_dir = Path(models_dir)
     catalog = Catalog(models_dir)
     if not models_dir.is_dir():
@@ -267,7 +302,8 @@ def load_catalog(models_dir: Path | str, verify: bool = True) -> Catalog:
                 raise ArtifactError(f"{models_dir / MANIFEST} lists {identity[0]} seed {identity[1]} more than once: "
                                     "the first entry is used; delete the other")
             seen.add(identity)
-            catalog.runs.append(load_run(models_dir, entry, verify))
+            defer = defer_weights and _field(entry, "seed") != PROBES_SEED
+            catalog.runs.append(load_run(models_dir, entry, verify, defer))
         except ArtifactError as e:
             catalog.problems.append(str(e))
         except Exception as e:  # a case no check foresaw: still one message, and the other runs still show

@@ -152,7 +152,7 @@ def _dashboard_tabs(models_dir: str):
     from aecompare.views.common import Context
     from aecompare.views.state import ViewState
 
-    ctx = Context(models_dir, load_catalog(models_dir), [], None, None, [], ViewState())
+    ctx = Context(models_dir, load_catalog(models_dir), [], None, [], ViewState())
     for show in (q2_cross_entropy.show, q1_bce.show, q3_ce_vs_mse.show):
         show(ctx)
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ..analysis import Results
 from ..catalog import Catalog, Run
-from ..data import TestSet
+from ..data import TestSet, unit_images
 from ..images import png_bytes, side_by_side
 from .state import ViewState
 
@@ -20,15 +20,20 @@ class Context:
     models_dir: str
     catalog: Catalog
     runs: list[Run]  # the chosen models, one run each (lowest seed), in catalog order
-    test: TestSet | None
-    x_test: np.ndarray | None  # (10000, 784) float32 on [0, 1], read-only
+    test: TestSet | None  # the dataset's test images, uint8
     indices: np.ndarray  # chosen test indices
     state: ViewState
+
+    def images(self, index) -> np.ndarray:
+        """Test images `index` (an array of indices) as float32 (k, 784) on [0, 1], converted when asked: the
+        whole set as floats would be 31 MB per dataset held for a handful of digits."""
+        return unit_images(self.test.x[np.asarray(index)]) if self.test is not None else np.zeros((0, 784),
+                                                                                                   np.float32)
 
     @property
     def inputs(self) -> np.ndarray:
         """The chosen digits, (n, 784) on [0, 1]."""
-        return self.x_test[self.indices] if self.x_test is not None else np.zeros((0, 784), np.float32)
+        return self.images(self.indices)
 
     @property
     def labels(self) -> np.ndarray:
@@ -50,7 +55,7 @@ def no_models_note(runs) -> bool:
 
 
 def need_test_set(ctx: Context) -> bool:
-    if ctx.x_test is None:
+    if ctx.test is None:
         st.info("This view needs the test images, which could not be loaded (see the message above).")
         return True
     return False

@@ -81,7 +81,7 @@ def render_models(ctx: Context) -> None:
     results = ctx.results()
     pairs = [p for p in PAIRS if all(ctx.catalog.by_name(n) and ctx.catalog.by_name(n)[0].probes is not None
                                      for n in p)]
-    if not pairs or results is None or ctx.x_test is None:
+    if not pairs or results is None or ctx.test is None:
         st.info("No pair of BCE and CB models in this folder: train them with "
                 "`python -m aecompare.train --only norm-sigmoid-cb s002-sigmoid-cb-adam`.")
         return
@@ -94,7 +94,7 @@ def render_models(ctx: Context) -> None:
     for pair in pairs:
         bce, cb = (ctx.catalog.by_name(n)[0] for n in pair)
         index = bce.probes["index"][::2]
-        x = ctx.x_test[index]
+        x = ctx.images(index)
         picture = np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
             x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))])
         st.image(picture, caption=f"rows: input; {bce.name}; {cb.name} read through its mean E[x | λ]; the same "

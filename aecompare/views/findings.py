@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from ..explain import lit_pixel_counts
 from ..findings import Finding, figures_frame, findings
 from ..images import png_bytes, strip
 from ..records import probe_outputs
+from . import loaders
 from .common import Context, need_test_set
 
 PICTURE_ZOOM = 2
@@ -27,10 +27,10 @@ def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     """One digit per class: the inputs, then each illustrating model's reconstruction after its last epoch."""
     runs = [ctx.catalog.by_name(n)[0] for n in finding.models if ctx.catalog.by_name(n)]
     runs = [r for r in runs if r.probes is not None]
-    if not runs or ctx.x_test is None:
+    if not runs or ctx.test is None:
         return None
     index = runs[0].probes["index"][::2]  # the probe digits hold two per class
-    rows = [strip(ctx.x_test[index], PICTURE_ZOOM)]
+    rows = [strip(ctx.images(index), PICTURE_ZOOM)]
     rows += [strip(probe_outputs(r.probes)[::2], PICTURE_ZOOM, stretch=ctx.state.stretch) for r in runs]
     image = np.concatenate([np.pad(r, ((0, 4), (0, 0)), constant_values=255) for r in rows])
     caption = "rows: input, " + ", ".join(r.name for r in runs) + " (last epoch" + \
@@ -49,7 +49,7 @@ def show(ctx: Context) -> None:
     results = ctx.results()
     if results is None:
         return
-    found = findings(results, float(lit_pixel_counts(ctx.x_test).mean()))
+    found = findings(results, loaders.mean_lit_pixels(ctx.state.dataset))
     for finding in found:
         with st.container(border=True):
             mark = "" if finding.holds else " — not supported by these models"

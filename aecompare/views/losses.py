@@ -168,8 +168,8 @@ def show(ctx: Context) -> None:
     epoch = st.select_slider("Epoch (0 = before training)", kept, kept[-1], key="probe_epoch",
                              help="Runs keep their probe images after every epoch up to 10, then every 5th.")
     index = with_probes[0].probes["index"]  # every run stores the same probe digits
-    if ctx.x_test is not None:
-        st.image(strip(ctx.x_test[index], 2), caption="inputs: test digits "
+    if ctx.test is not None:
+        st.image(strip(ctx.images(index), 2), caption="inputs: test digits "
                  + " ".join(f"#{i}" for i in index))
     for run in with_probes:
         images = probe_outputs(run.probes, epoch)
