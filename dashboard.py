@@ -32,7 +32,7 @@ def main() -> None:
     datasets = dict.fromkeys(["mnist", *(r.exp.dataset for r in firsts)])
     state = sidebar.render({d: {r.name: r.exp for r in firsts if r.exp.dataset == d} for d in datasets},
                            {d: DATASETS[d].title for d in datasets if d in DATASETS})
-    legend.render(catalog, loaders.fresh_results(models_dir))
+    legend.render(loaders.legend_lines(models_dir))
     test, test_error = loaders.test_set(state.dataset)
     if test_error:
         st.error(test_error)

@@ -1,6 +1,7 @@
 """The trained models' evidence for the three questions (Q1-Q3), as plain data: no Streamlit.
 
-`questions_evidence(catalog, test_x_unit)` turns the catalog (plus test images on [0, 1], optional) into
+`questions_evidence(catalog, test_images, output_stats)` turns the catalog (plus, optionally, the test images and
+the stored output statistics that decide verdicts) into
 dicts, numpy arrays and DataFrames that the question tabs draw; every number comes from
 `aecompare.explain` or from the models' records. With no models they still hold the math's inputs.
 """
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from . import explain as ex
-from .diagnostics import LOW_INPUT_SPREAD, output_statistics, verdict
+from .data import unit_images
+from .diagnostics import LOW_INPUT_SPREAD, verdict
 from .records import probe_outputs
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
@@ -46,7 +48,7 @@ def history_frame(run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _softmax_evidence(run, test_x: np.ndarray | None) -> dict:
+def _softmax_evidence(run, test_images: np.ndarray | None) -> dict:
     final = probe_outputs(run.probes)
     out = {"name": run.name, "scale": run.exp.scale, "probe_labels": np.asarray(run.probes["labels"]),
            "probe_outputs": final, "probe_targets": None,
@@ -54,9 +56,9 @@ def _softmax_evidence(run, test_x: np.ndarray | None) -> dict:
     out["output_min"] = float(final.min())
     out["output_max"] = float(final.max())
     out["output_sum_mean"] = float(final.sum(axis=1).mean())  # on the [0, 1] scale (raw: 1/255)
-    if test_x is not None:
-        out["probe_targets"] = test_x[run.probes["index"]]
-        x = test_x[:N_EVIDENCE_IMAGES]
+    if test_images is not None:
+        out["probe_targets"] = unit_images(test_images[run.probes["index"]])
+        x = unit_images(test_images[:N_EVIDENCE_IMAGES])
         recon = run.reconstruct(x)  # outputs on [0, 1]
         lit = x > 0.5
         k = lit.sum(axis=1)
@@ -68,7 +70,7 @@ def _softmax_evidence(run, test_x: np.ndarray | None) -> dict:
     return out
 
 
-def _raw_bce_evidence(catalog, test_x: np.ndarray | None) -> dict:
+def _raw_bce_evidence(catalog, test_images: np.ndarray | None) -> dict:
     frames = []
     for name in RAW_BCE_MODELS + RAW_OTHER_MODELS:
         for run in catalog.by_name(name)[:1]:
@@ -79,15 +81,14 @@ def _raw_bce_evidence(catalog, test_x: np.ndarray | None) -> dict:
             frames.append(f)
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out = {"curves": curves, "floor": None, "mean_target": None}
-    if test_x is not None:
+    if test_images is not None:
         # every test image (the set the validation loss is computed on), as counts of each value 0-255:
         # a pixel's best clipped BCE (float32, as Keras) depends on its value only
-        counts = sum(np.bincount(np.rint(test_x[i:i + 1000] * 255).astype(np.uint8).ravel(), minlength=256)
-                     for i in range(0, len(test_x), 1000))
+        counts = np.bincount(test_images.ravel(), minlength=256)
         values = np.arange(256, dtype=np.float64)
         out["floor"] = ex.best_clipped_bce(values, weights=counts)
         out["mean_target"] = float(np.average(values, weights=counts))
-        out["floor_images"] = int(len(test_x))
+        out["floor_images"] = int(len(test_images))
     return out
 
 
@@ -116,18 +117,18 @@ def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float
             "val_mse_last": float(last.val_mse), "blob_mse": blob_mse, "loss": loss, "text": text}
 
 
-def _output_stats(run, test_x: np.ndarray | None) -> dict | None:
-    """`output_statistics` of the run's reconstructions of the first N_EVIDENCE_IMAGES test images."""
-    if test_x is None:
-        return None
-    x = test_x[:N_EVIDENCE_IMAGES]
-    return output_statistics(x, run.reconstruct(x))
+def mean_pixel_variance(test_images: np.ndarray) -> float:
+    """The MSE per pixel on [0, 1] of predicting the mean test image for every test image (a blob's error): each
+    pixel's variance over the images, averaged over pixels; exact integer sums of the uint8 images."""
+    x = test_images.reshape(len(test_images), -1).astype(np.int64)
+    n = len(x)
+    var = (x * x).sum(axis=0) / n - (x.sum(axis=0) / n) ** 2
+    return float(var.mean() / 255**2)
 
 
-def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
-    blob_mse = None
-    if test_x is not None:
-        blob_mse = float(np.mean(test_x.reshape(len(test_x), -1).var(axis=0)))
+def _s002_evidence(catalog, test_images: np.ndarray | None, output_stats) -> dict:
+    blob_mse = None if test_images is None else mean_pixel_variance(test_images)
+    stats_of = output_stats or (lambda name, seed: None)
     runs = []
     for name in S002_MODELS:
         for run in [r for r in catalog.by_name(name)[:1] if r.probes is not None]:
@@ -136,14 +137,15 @@ def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
             runs.append({"name": name, "loss": run.exp.loss,
                          "optimizer": f"{run.exp.optimizer.name} lr {run.exp.optimizer.learning_rate:g}",
                          "frame": f, "probes": run.probes,
-                         "probe_targets": test_x[run.probes["index"]] if test_x is not None else None,
+                         "probe_targets": (unit_images(test_images[run.probes["index"]])
+                                           if test_images is not None else None),
                          "reading": s002_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse,
-                                                 _output_stats(run, test_x))})
+                                                 stats_of(run.name, run.seed))})
     contrast = []
     for name in ADAM_CONTRAST:
         for run in catalog.by_name(name)[:1]:
             f = history_frame(run)
-            stats = _output_stats(run, test_x)
+            stats = stats_of(run.name, run.seed)
             kind = verdict(run.history.get("diverged_epoch"), stats, [])[0] if stats else "not judged"
             contrast.append({"name": name, "arch": run.exp.arch.label, "optimizer": run.exp.optimizer.name,
                              "spread_last": float(f.output_spread.iloc[-1]), "val_mse_last": float(f.val_mse.iloc[-1]),
@@ -151,23 +153,24 @@ def _s002_evidence(catalog, test_x: np.ndarray | None) -> dict:
     return {"runs": runs, "blob_mse": blob_mse, "contrast": contrast}
 
 
-def questions_evidence(catalog, test_x_unit: np.ndarray | None = None) -> dict:
+def questions_evidence(catalog, test_images: np.ndarray | None = None, output_stats=None) -> dict:
     """Everything the three views need from the trained models, as plain data.
 
-    `catalog`: an `aecompare.catalog.Catalog` (may be empty). `test_x_unit`: MNIST test images on
-    [0, 1] (n, 784) or (n, 28, 28), or None when MNIST is unavailable (then no targets are shown).
+    `catalog`: an `aecompare.catalog.Catalog` (may be empty). `test_images`: the dataset's test images, uint8
+    (n, 28, 28) 0-255, or None when they are unavailable (then no targets are shown). `output_stats(name, seed)`:
+    `diagnostics.output_statistics` of a run's test reconstructions (the stored results' `Results.output_stats`),
+    which decide the verdicts; without it the runs are "not judged".
     """
-    test_x = None
-    if test_x_unit is not None:
-        test_x = np.asarray(test_x_unit, np.float32).reshape(len(test_x_unit), -1)
     names = catalog.names() if catalog is not None else []
     return {
         "available": names,
-        "softmax": [_softmax_evidence(catalog.by_name(n)[0], test_x) for n in SOFTMAX_MODELS
+        "softmax": [_softmax_evidence(catalog.by_name(n)[0], test_images) for n in SOFTMAX_MODELS
                     if n in names and catalog.by_name(n)[0].probes is not None],
-        "ceiling": ex.softmax_ceiling_summary(test_x[:N_EVIDENCE_IMAGES]) if test_x is not None else None,
-        "raw_bce": _raw_bce_evidence(catalog, test_x) if catalog is not None else {"curves": pd.DataFrame()},
-        "s002": _s002_evidence(catalog, test_x) if catalog is not None else {"runs": [], "contrast": []},
+        "ceiling": (ex.softmax_ceiling_summary(unit_images(test_images[:N_EVIDENCE_IMAGES]))
+                    if test_images is not None else None),
+        "raw_bce": _raw_bce_evidence(catalog, test_images) if catalog is not None else {"curves": pd.DataFrame()},
+        "s002": (_s002_evidence(catalog, test_images, output_stats) if catalog is not None
+                 else {"runs": [], "contrast": []}),
     }
 
 

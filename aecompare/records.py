@@ -13,6 +13,7 @@ import pandas as pd
 from .artifacts import decode_images
 from .catalog import Run
 from .diagnostics import BLOB_SPREAD, MANY_DEAD, SCALE_RANGE, SHAPE_CORRELATION, rank_above, verdict
+from .schema import probe_epochs_kept
 
 SIDE = 28
 
@@ -33,6 +34,13 @@ def curves_frame(runs: list[Run]) -> pd.DataFrame:
             rows.append((r.name, r.seed, e["epoch"], "MSE on [0,1] (test)", e.get("val_mse")))
     df = pd.DataFrame(rows, columns=["model", "seed", "epoch", "curve", "value"])
     return df.dropna(subset=["value"])
+
+
+def every_few_epochs(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the epochs a chart draws: every one up to 10, then every 5th and the last (as probe images
+    are kept: `schema.probe_epochs_kept`). The curves' shape with under a third of the points; each drawn point
+    is exact (a browser draws thousands of them slowly)."""
+    return df[df["epoch"].isin(probe_epochs_kept(int(df["epoch"].max())))] if len(df) else df
 
 
 def layer_frame(runs: list[Run]) -> pd.DataFrame:

@@ -65,7 +65,7 @@ def test_a_deferred_file_that_does_not_parse_is_refused_when_first_used(tmp_path
     deferred = load_catalog(models, defer_weights=True)
     assert deferred.problems == [] and len(deferred.runs) == 1
     with pytest.raises(ArtifactError, match="NaN") as refused:
-        deferred.runs[0].layers
+        deferred.runs[0].weights.get()
     assert str(path) in str(refused.value)
 
 
@@ -77,7 +77,7 @@ def test_a_deferred_file_changed_after_loading_is_refused_when_first_used(tmp_pa
     path = models / entry["path"] / "weights.npz"
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ArtifactError, match="sha256"):
-        deferred.runs[0].layers
+        deferred.runs[0].weights.get()
 
 
 @needs_models

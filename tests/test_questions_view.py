@@ -16,8 +16,6 @@ MODELS = ROOT / "models"
 
 def _app(models_dir: str, with_mnist: bool):
     """The test script: build evidence, then call the three views (run by AppTest as a script)."""
-    import numpy as np  # noqa: F811 (the script runs on its own)
-
     from aecompare.catalog import load_catalog
     from aecompare.evidence import questions_evidence
     from aecompare.views.q1_bce import render_bce_autoencoder
@@ -28,8 +26,7 @@ def _app(models_dir: str, with_mnist: bool):
     if with_mnist:
         from aecompare.data import load_mnist
 
-        m = load_mnist(download=False)
-        test_x = m.test_x.reshape(len(m.test_x), -1).astype(np.float64) / 255
+        test_x = load_mnist(download=False).test_x
     evidence = questions_evidence(load_catalog(models_dir), test_x)
     render_cross_entropy()
     render_bce_autoencoder(evidence)

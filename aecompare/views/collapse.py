@@ -9,7 +9,15 @@ import streamlit as st
 
 from ..diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..images import diverging_rgb, join, upscale
-from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
+from ..records import (
+    VERDICT_RULE,
+    every_few_epochs,
+    first_layer_filters,
+    layer_frame,
+    singular_frame,
+    spread_frame,
+    verdict_rows,
+)
 from . import loaders
 from .common import Context, chart_data, chart_spec, no_models_note, show_table
 from .legend import GLOSSARY_LINK
@@ -40,8 +48,16 @@ def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
     return (line + rule).properties(height=260)
 
 
+def some_ranks(df: pd.DataFrame, n: int = 25) -> pd.DataFrame:
+    """The rows a chart draws of each matrix's spectrum: ranks 1-10, `n` evenly spaced ranks and the last. The
+    shape of a smooth decay with a few dozen exact points per matrix instead of up to 784."""
+    keep = {*range(1, 11), *np.rint(np.linspace(1, df["index"].max(), n)).astype(int).tolist()}
+    last = df.groupby(["model", "layer"])["index"].transform("max")
+    return df[df["index"].isin(keep) | (df["index"] == last)]
+
+
 def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
-    return (alt.Chart(chart_data(df)).mark_line()
+    return (alt.Chart(chart_data(some_ranks(df))).mark_line()
             .encode(x=alt.X("index:Q", title="rank (largest first)"),
                     y=alt.Y("relative to largest:Q", scale=alt.Scale(type="log"),
                             title="singular value / largest (log)"),
@@ -55,13 +71,6 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
 def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
     """Filters (k, 28, 28) in [-1, 1] side by side, blue negative, red positive."""
     return upscale(join([diverging_rgb(f, 1.0) for f in filters], axis=1), zoom)
-
-
-def every_few_epochs(df: pd.DataFrame) -> pd.DataFrame:
-    """Every epoch up to 10, then every 5th and the last: the curves' shape with a quarter of the points
-    (each drawn point is exact; thousands of them slow the page)."""
-    last = df["epoch"].max()
-    return df[(df["epoch"] <= 10) | (df["epoch"] % 5 == 0) | (df["epoch"] == last)]
 
 
 def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
@@ -124,4 +133,4 @@ def show(ctx: Context) -> None:
     st.markdown("**Singular values of each weight matrix**")
     st.vega_lite_chart(specs["singular"])
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
-               "directions of its input.")
+               "directions of its input. Drawn: ranks 1-10, 25 evenly spaced ranks and the last.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -79,9 +80,27 @@ def chart_spec(chart) -> dict:
     return chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
 
 
-def draw_chart(target, chart, **kwargs) -> None:
-    """`target.altair_chart(chart, **kwargs)` (target: `st` or a column), drawn from `chart_spec`."""
-    target.vega_lite_chart(chart_spec(chart), **kwargs)
+def cached_spec(build):
+    """Decorator for a function that builds an Altair chart: it returns the chart's `chart_spec` instead, built
+    once per distinct arguments in this process and shared by every visitor (building a chart costs 20-100 ms
+    of CPU, on every rerun of the tab that draws it)."""
+    @st.cache_data(show_spinner=False, max_entries=256)
+    @functools.wraps(build)
+    def spec(*args, **kwargs) -> dict:
+        return chart_spec(build(*args, **kwargs))
+
+    return spec
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _png(image: np.ndarray) -> bytes:
+    return png_bytes(image)
+
+
+def show_image(target, image: np.ndarray, **kwargs) -> None:
+    """`target.image(image, **kwargs)` (target: `st` or a column) of a uint8 image, PNG-encoded once per process
+    (Streamlit encodes an array on every rerun: a few ms per image, dozens of images per tab)."""
+    target.image(_png(np.asarray(image, np.uint8)), **kwargs)
 
 
 def show_table(df, **kwargs) -> None:
@@ -115,9 +134,9 @@ def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.nd
         for col, (title, _, _) in zip(st.columns(spec), row):
             col.markdown(f"**{title}**")
         for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
-            col.image(image, width=w, caption=caption)
+            show_image(col, image, width=w, caption=caption)
     if download and columns:
-        st.download_button("Download this grid (PNG)", png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])),
+        st.download_button("Download this grid (PNG)", _png(side_by_side([lead[1], *(c[1] for c in columns)])),
                            file_name=download, mime="image/png", key=f"png_{download}")
 
 

@@ -8,7 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from ..images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
-from .common import Context, chart_data, download_name, draw_chart, image_grid, need_test_set, no_models_note
+from .common import (
+    Context,
+    cached_spec,
+    chart_data,
+    download_name,
+    image_grid,
+    need_test_set,
+    no_models_note,
+    show_image,
+)
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5
@@ -44,10 +53,12 @@ def render_maps(maps: dict[str, np.ndarray], title: str) -> None:
     for start in range(0, len(columns), 6):
         for col, (name, image, caption) in zip(st.columns(6), columns[start:start + 6]):
             col.markdown(f"**{name}**")
-            col.image(image, caption=caption, width=28 * MAP_ZOOM)
-    st.image(colour_bar(top, width=280), caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
+            show_image(col, image, caption=caption, width=28 * MAP_ZOOM)
+    show_image(st, colour_bar(top, width=280),
+               caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
 
 
+@cached_spec
 def class_chart(per_class: pd.DataFrame, order: list[str]) -> alt.Chart:
     """MSE per digit class, one bar per model (shared y scale), hover for MSE and MAE."""
     return (alt.Chart(chart_data(per_class), title="MSE per digit class (test set, [0, 1] scale)").mark_bar()
@@ -85,4 +96,4 @@ def show(ctx: Context) -> None:
     chosen = {(r.name, r.seed) for r in ctx.runs}
     per_class = results.per_class[[(n, s) in chosen for n, s in zip(results.per_class["name"],
                                                                       results.per_class["seed"])]]
-    draw_chart(st, class_chart(per_class, [r.name for r in ctx.runs]), width="stretch")
+    st.vega_lite_chart(class_chart(per_class, [r.name for r in ctx.runs]), width="stretch")

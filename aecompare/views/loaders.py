@@ -23,6 +23,7 @@ from ..catalog import Catalog, load_catalog
 from ..data import DataError, Dataset, TestSet, load_dataset, load_test_set, unit_images
 from ..evidence import questions_evidence
 from ..explain import lit_pixel_counts
+from . import legend
 from .server import read_only, serialise_heavy
 
 CHUNK = 1000  # test images converted to floats at a time
@@ -86,6 +87,12 @@ def fresh_results(models_dir: str) -> Results | None:
     return _fresh_stored(models_dir)[0]
 
 
+@st.cache_resource(show_spinner=False)
+def legend_lines(models_dir: str) -> list[str]:
+    """The sidebar's line per model, verdicts from the fresh stored results (`legend.model_lines`)."""
+    return legend.model_lines(catalog(models_dir), fresh_results(models_dir))
+
+
 def results_note(models_dir: str) -> str | None:
     """What to tell the visitor when the stored results cannot be used, naming the file and the command."""
     _, why = _fresh_stored(models_dir)
@@ -133,5 +140,7 @@ def question_evidence(models_dir: str, dataset: str = "mnist") -> dict:
     """`evidence.questions_evidence` of the folder's runs on one dataset's test images, once per process."""
     runs = catalog(models_dir)
     test, _ = test_set(dataset)
+    figures = results(models_dir)
     return read_only(questions_evidence(replace(runs, runs=[r for r in runs.runs if r.exp.dataset == dataset]),
-                                        None if test is None else unit_images(test.x)))
+                                        None if test is None else test.x,
+                                        None if figures is None else figures.output_stats))

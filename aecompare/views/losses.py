@@ -10,7 +10,7 @@ from ..analysis import seed_summary
 from ..artifacts import PROBES_SEED
 from ..columns import TABLE_COLUMNS
 from ..images import strip
-from ..records import curves_frame, probe_epochs, probe_outputs
+from ..records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
 from . import loaders
 from .common import Context, chart_data, chart_spec, no_models_note, show_table
 from .legend import GLOSSARY_LINK
@@ -62,7 +62,7 @@ def curve_specs(models_dir: str, names: tuple[str, ...], log: bool) -> dict[str,
     """Both curve charts' specs for one choice of models, built once per process and shared (building a
     chart of thousands of points costs a second of CPU)."""
     catalog = loaders.catalog(models_dir)
-    curves = curves_frame([run for n in names for run in catalog.by_name(n)])
+    curves = every_few_epochs(curves_frame([run for n in names for run in catalog.by_name(n)]))
     own = curves[curves["curve"].str.startswith("own loss")]
     common = curves[curves["curve"].str.startswith("MSE")]
     return {"own": chart_spec(curve_chart(own, log, "own loss (each on its own scale)", list(names))),
@@ -153,8 +153,9 @@ def show(ctx: Context) -> None:
     right.vega_lite_chart(specs["common"], width="stretch")
     st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
                "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
-               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only). Where a model "
-               "has several seeds the line is their mean and the shaded band spans their min to max.")
+               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only); drawn: every "
+               "epoch up to 10, then every 5th and the last. Where a model has several seeds the line is their mean "
+               "and the shaded band spans their min to max.")
 
     st.markdown("**Probe digits, epoch by epoch**")
     with_probes = [r for r in ctx.runs if r.probes is not None]

@@ -10,11 +10,26 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from .common import draw_chart
+from .common import cached_spec
 
 
 def _vector_label(v: np.ndarray) -> str:
     return "[" + " ".join(f"{x:g}" for x in v) + "]"
+
+
+@cached_spec
+def gradient_chart(label: tuple[float, ...], *predictions: tuple[float, ...]) -> alt.Chart:
+    """∂L/∂logit = q − y per class for each prediction q of the one label y, bars side by side."""
+    y = np.array(label)
+    grads = pd.concat([
+        pd.DataFrame({"class": np.arange(y.size), "prediction": _vector_label(np.array(p)),
+                      "gradient": ex.logit_gradient(y, np.array(p)), "q": p})
+        for p in predictions], ignore_index=True)
+    return alt.Chart(grads).mark_bar().encode(
+        x=alt.X("class:O", title="class"), xOffset="prediction:N",
+        y=alt.Y("gradient:Q", title="∂L/∂logit = q − y (nats per logit unit)"),
+        color=alt.Color("prediction:N", legend=alt.Legend(orient="bottom")),
+        tooltip=["prediction", "class", alt.Tooltip("q:Q", format=".3f"), alt.Tooltip("gradient:Q", format=".3f")])
 
 
 def render_cross_entropy() -> None:
@@ -50,16 +65,7 @@ def render_cross_entropy() -> None:
         st.markdown(f"Loss for {_vector_label(other.prediction)}: **{other_loss:.4f} nats** — "
                     + ("the same: the loss only looks at the probability of the labelled class."
                        if same else "different."))
-        grads = pd.concat([
-            pd.DataFrame({"class": np.arange(y.size), "prediction": _vector_label(p),
-                          "gradient": ex.logit_gradient(y, p), "q": p})
-            for p in (q, other.prediction)], ignore_index=True)
-        chart = alt.Chart(grads).mark_bar().encode(
-            x=alt.X("class:O", title="class"), xOffset="prediction:N",
-            y=alt.Y("gradient:Q", title="∂L/∂logit = q − y (nats per logit unit)"),
-            color=alt.Color("prediction:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["prediction", "class", alt.Tooltip("q:Q", format=".3f"), alt.Tooltip("gradient:Q", format=".3f")])
-        draw_chart(st, chart, width="stretch")
+        st.vega_lite_chart(gradient_chart(tuple(y), tuple(q), tuple(other.prediction)), width="stretch")
         st.caption("Gradient of the loss with respect to each logit (the softmax's input), q − y, for both predictions "
                    "side by side. Equal losses, different updates: every wrong class is pushed down in proportion "
                    "to the probability it took, the true class pushed up by 1 − q.")

@@ -12,9 +12,53 @@ from .. import explain as ex
 from ..diagnostics import LOW_INPUT_SPREAD
 from ..images import strip
 from ..losses import binary_entropy
-from ..records import probe_epochs, probe_outputs
-from .common import draw_chart, evidence_part, models_link
+from ..records import every_few_epochs, probe_epochs, probe_outputs
+from .common import cached_spec, evidence_part, models_link, show_image
 from .loaders import question_evidence
+
+
+def neighbours(target: float) -> tuple[float, float]:
+    """The predictions one step of 0.1 either side of `target`, kept inside (0, 1)."""
+    return max(target - 0.1, 0.01), min(target + 0.1, 0.99)
+
+
+def loss_marks(target: float) -> pd.DataFrame:
+    """Shifted BCE, MSE and MAE of `target` at its two `neighbours` (one row per prediction)."""
+    return pd.DataFrame(ex.loss_table(target, list(neighbours(target)))).rename(columns={
+        "shifted_bce": "BCE − H(y) (nats)", "mse": "MSE", "mae": "MAE"})
+
+
+@cached_spec
+def losses_around_chart(target: float) -> alt.LayerChart:
+    """Shifted BCE, MSE and MAE of one target as the prediction varies; dots at its two neighbours."""
+    p = np.linspace(0.01, 0.99, 197)
+    curves = pd.DataFrame({"p": p, "BCE − H(y) (nats)": ex.shifted_bce(target, p),
+                           "MSE": ex.squared_error(target, p), "MAE": ex.absolute_error(target, p)})
+    long = curves.melt(id_vars="p", var_name="loss", value_name="value")
+    marks_long = loss_marks(target).melt(id_vars="prediction", var_name="loss", value_name="value").rename(
+        columns={"prediction": "p"})
+    chart = alt.Chart(long).mark_line().encode(
+        x=alt.X("p:Q", title="prediction p"), y=alt.Y("value:Q", title="loss (minimum 0)"), color="loss:N",
+        tooltip=["loss", alt.Tooltip("p:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
+    pts = alt.Chart(marks_long).mark_point(size=90, filled=True).encode(
+        x="p:Q", y="value:Q", color="loss:N", tooltip=["loss", alt.Tooltip("p:Q", format=".2f"),
+                                                       alt.Tooltip("value:Q", format=".4f")])
+    rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(strokeDash=[4, 4]).encode(x="target:Q")
+    return chart + pts + rule
+
+
+@cached_spec
+def s002_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.LayerChart:
+    """One per-epoch record of the seed-002 runs, one line per model (output spread: with the blob threshold)."""
+    ch = alt.Chart(every_few_epochs(frame)).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch (0 = before training)"),
+        y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
+        color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
+                                  alt.Tooltip("val_mse:Q", format=".4f")])
+    if metric == "output_spread":
+        ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
+            color="red", strokeDash=[4, 4]).encode(y="b:Q")
+    return ch
 
 
 def render_ce_vs_mse(evidence: dict | None) -> None:
@@ -24,24 +68,10 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
     st.caption("Seed 002: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the output "
                "was always a blob' and the first-layer weights went to zero; MSE worked.")
     target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q002_target")
-    p = np.linspace(0.01, 0.99, 197)
-    curves = pd.DataFrame({"p": p, "BCE − H(y) (nats)": ex.shifted_bce(target, p),
-                           "MSE": ex.squared_error(target, p), "MAE": ex.absolute_error(target, p)})
-    long = curves.melt(id_vars="p", var_name="loss", value_name="value")
-    left, right = max(target - 0.1, 0.01), min(target + 0.1, 0.99)
-    marks = pd.DataFrame(ex.loss_table(target, [left, right])).rename(columns={
-        "shifted_bce": "BCE − H(y) (nats)", "mse": "MSE", "mae": "MAE"})
-    marks_long = marks.melt(id_vars="prediction", var_name="loss", value_name="value").rename(
-        columns={"prediction": "p"})
-    chart = alt.Chart(long).mark_line().encode(
-        x=alt.X("p:Q", title="prediction p"), y=alt.Y("value:Q", title="loss (minimum 0)"), color="loss:N",
-        tooltip=["loss", alt.Tooltip("p:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
-    pts = alt.Chart(marks_long).mark_point(size=90, filled=True).encode(
-        x="p:Q", y="value:Q", color="loss:N", tooltip=["loss", alt.Tooltip("p:Q", format=".2f"),
-                                                       alt.Tooltip("value:Q", format=".4f")])
-    rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(strokeDash=[4, 4]).encode(x="target:Q")
+    left, right = neighbours(target)
+    marks = loss_marks(target)
     c1, c2 = st.columns([3, 2])
-    draw_chart(c1, chart + pts + rule, width="stretch")
+    c1.vega_lite_chart(losses_around_chart(target), width="stretch")
     c1.caption(f"Per-pixel losses for target {target:.2f}: BCE shifted down by its minimum H(y) = "
                f"{float(binary_entropy(target)):.4f} nats (what is left is the KL divergence), squared error and "
                "absolute error (pixel units). Dots: one step of 0.1 either side.")
@@ -67,18 +97,10 @@ def _s002_models(evidence: dict | None, available: list[str]) -> None:
                         "first_layer_fro_norm": "first-layer weight norm ‖W₁‖_F"}
         cols = st.columns(2)
         for col, (metric, title) in zip(cols, metric_names.items(), strict=True):
-            ch = alt.Chart(frame).mark_line(point=True).encode(
-                x=alt.X("epoch:Q", title="epoch (0 = before training)"),
-                y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
-                color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
-                                          alt.Tooltip("val_mse:Q", format=".4f")])
-            if metric == "output_spread":
-                ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
-                    color="red", strokeDash=[4, 4]).encode(y="b:Q")
-            draw_chart(col, ch, width="stretch")
+            col.vega_lite_chart(s002_chart(frame, metric, title), width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
                         f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the outputs vary far less "
-                        "than the inputs (a blob's sign).")
+                        "than the inputs (a blob's sign). Drawn: every epoch up to 10, then every 5th and the last.")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
         kept = sorted(set.intersection(*(set(probe_epochs(r["probes"])) for r in runs)))
@@ -90,7 +112,7 @@ def _s002_models(evidence: dict | None, available: list[str]) -> None:
             rows = [strip(outputs[:10], 1, False)]
             if r.get("probe_targets") is not None:
                 rows.insert(0, strip(r["probe_targets"][:10], 1, False))
-            st.image(np.concatenate(rows, axis=0), clamp=True, width="stretch")
+            show_image(st, np.concatenate(rows, axis=0), width="stretch")
             st.caption(("Top: test digits; bottom: " if len(rows) == 2 else "")
                        + f"reconstructions after epoch {epoch}, on the true [0, 1] scale (not stretched).")
             for line in r["reading"]["text"]:
