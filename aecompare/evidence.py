@@ -120,9 +120,11 @@ def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float
 def mean_pixel_variance(test_images: np.ndarray) -> float:
     """The MSE per pixel on [0, 1] of predicting the mean test image for every test image (a blob's error): each
     pixel's variance over the images, averaged over pixels; exact integer sums of the uint8 images."""
-    x = test_images.reshape(len(test_images), -1).astype(np.int64)
-    n = len(x)
-    var = (x * x).sum(axis=0) / n - (x.sum(axis=0) / n) ** 2
+    n, total, squares = len(test_images), 0, 0
+    for i in range(0, n, N_EVIDENCE_IMAGES):  # in chunks: the whole set as int64 would be 63 MB
+        chunk = test_images[i:i + N_EVIDENCE_IMAGES].reshape(-1, test_images[0].size).astype(np.int64)
+        total, squares = total + chunk.sum(axis=0), squares + (chunk * chunk).sum(axis=0)
+    var = squares / n - (total / n) ** 2
     return float(var.mean() / 255**2)
 
 

@@ -161,3 +161,11 @@ def test_dashboard_tab_functions_render(which, tmp_path):
     at = AppTest.from_function(_dashboard_tabs, args=(str(models_dir),), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_blob_error_is_each_pixels_variance_averaged():
+    from aecompare.evidence import mean_pixel_variance
+
+    images = np.random.default_rng(0).integers(0, 256, (2500, 28, 28), dtype=np.uint8)
+    expected = np.var(images.reshape(2500, -1) / 255.0, axis=0).mean()  # numpy's, in float64
+    assert mean_pixel_variance(images) == pytest.approx(expected, rel=1e-12)

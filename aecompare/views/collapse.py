@@ -19,7 +19,7 @@ from ..records import (
     verdict_rows,
 )
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, no_models_note, show_figures, show_table
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -125,8 +125,8 @@ def show(ctx: Context) -> None:
                f"scale-free statistics instead.")
 
     st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
-    for r in ctx.runs:
-        st.image(filters_strip(first_layer_filters(r, N_FILTERS), 2), caption=r.name)
+    show_figures([[(r.name, strip, "", strip.shape[1])] for r in ctx.runs
+                  for strip in [filters_strip(first_layer_filters(r, N_FILTERS), 2)]], title_lines=1)
     st.caption("Each tile is one unit's 784 incoming weights, on its own symmetric scale: blue negative, white 0, "
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 

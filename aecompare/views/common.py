@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import html
 import os
 from dataclasses import dataclass
 
@@ -109,7 +111,7 @@ def show_table(df, **kwargs) -> None:
 
 
 GRID_PX = 1100  # the main area's width on a laptop screen in the wide layout (approximate)
-MAX_PER_ROW = 6
+MAX_PER_ROW = 12
 
 
 def download_name(kind: str, models, digits) -> str:
@@ -120,21 +122,37 @@ def download_name(kind: str, models, digits) -> str:
     return f"aecompare-{kind}-{named}-digits-{shown}.png"
 
 
-def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.ndarray, str]],
-               lead_width: int, width: int, download: str | None = None) -> None:
-    """Image columns (title, image, caption) under bold titles, as many per row as fit, `lead` (the
-    input) first in every row. Titles get a row of their own, so every image of a row starts at the
-    same height whatever the titles' lengths; images are shown `width` pixels wide (`lead_width`).
-    On a narrow screen Streamlit stacks the columns: each row then reads top to bottom, input first.
-    With `download` (a file name), a button offers the whole grid as one PNG, columns side by side."""
+Figure = tuple[str, np.ndarray, str]  # (title, uint8 image, caption)
+
+
+def figure_html(title: str, image: np.ndarray, caption: str, width: int, title_lines: int = 3) -> str:
+    """One image as an HTML <figure>: a bold title (`title_lines` high, so the images of a row start at the same
+    height whatever the titles' lengths), the PNG inline, a small caption; shown `width` pixels wide."""
+    src = "data:image/png;base64," + base64.b64encode(_png(np.asarray(image, np.uint8))).decode()
+    return (f'<figure style="margin:0 16px 12px 0;width:{width}px;flex:none">'
+            f'<figcaption style="height:{1.3 * title_lines:.1f}em;display:flex;align-items:flex-end;font-weight:600;'
+            f'font-size:0.85rem;line-height:1.3;overflow-wrap:anywhere">{html.escape(title)}</figcaption>'
+            f'<img src="{src}" width="{width}" alt="{html.escape(title)}" style="display:block;max-width:100%">'
+            f'<figcaption style="font-size:0.8rem;opacity:0.7;overflow-wrap:anywhere">{html.escape(caption)}'
+            f'</figcaption></figure>')
+
+
+def show_figures(rows: list[list[tuple[str, np.ndarray, str, int]]], title_lines: int = 3) -> None:
+    """Rows of figures (title, image, caption, width) as one HTML element; a row wraps on a narrow screen.
+
+    One element for a whole grid: as dozens of `st.columns`, `st.markdown` and `st.image` elements the same grid
+    costs the browser half a second or more to draw."""
+    st.html("".join('<div style="display:flex;flex-wrap:wrap;align-items:flex-start">'
+                    + "".join(figure_html(*figure, title_lines) for figure in row) + "</div>" for row in rows))
+
+
+def image_grid(lead: Figure, columns: list[Figure], lead_width: int, width: int, download: str | None = None) -> None:
+    """Image columns (title, image, caption), as many per row as fit, `lead` (the input) first in every row;
+    images are shown `width` pixels wide (`lead_width`). On a narrow screen a row wraps, input first. With
+    `download` (a file name), a button offers the whole grid as one PNG, columns side by side."""
     per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
-    spec = [lead_width] + [width] * per_row
-    for start in range(0, max(len(columns), 1), per_row):
-        row = [lead] + columns[start:start + per_row]
-        for col, (title, _, _) in zip(st.columns(spec), row):
-            col.markdown(f"**{title}**")
-        for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
-            show_image(col, image, width=w, caption=caption)
+    show_figures([[(*lead, lead_width)] + [(*c, width) for c in columns[start:start + per_row]]
+                  for start in range(0, max(len(columns), 1), per_row)])
     if download and columns:
         st.download_button("Download this grid (PNG)", _png(side_by_side([lead[1], *(c[1] for c in columns)])),
                            file_name=download, mime="image/png", key=f"png_{download}")

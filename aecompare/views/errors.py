@@ -16,6 +16,7 @@ from .common import (
     image_grid,
     need_test_set,
     no_models_note,
+    show_figures,
     show_image,
 )
 
@@ -48,12 +49,8 @@ def render_maps(maps: dict[str, np.ndarray], title: str) -> None:
     of any model pale yellow), with the scale drawn below."""
     top = max([float(np.max(m)) for m in maps.values()] + [1e-12])
     st.markdown(f"**{title}**")
-    columns = [(name, upscale(sequential_rgb(m.reshape(28, 28), top), MAP_ZOOM), f"max {float(np.max(m)):.4f}")
-               for name, m in maps.items()]
-    for start in range(0, len(columns), 6):
-        for col, (name, image, caption) in zip(st.columns(6), columns[start:start + 6]):
-            col.markdown(f"**{name}**")
-            show_image(col, image, caption=caption, width=28 * MAP_ZOOM)
+    show_figures([[(name, upscale(sequential_rgb(m.reshape(28, 28), top), MAP_ZOOM), f"max {float(np.max(m)):.4f}",
+                    28 * MAP_ZOOM) for name, m in maps.items()]])
     show_image(st, colour_bar(top, width=280),
                caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..analysis import TSNE_N
 from ..images import CLASS_COLOURS, scatter
-from .common import Context, need_test_set, no_models_note
+from .common import Context, need_test_set, no_models_note, show_figures
 
 PANEL_PX = 260
 
@@ -56,15 +56,17 @@ def render_latent(projections: dict[str, tuple[int, pd.DataFrame]], probe_accura
                               tsne=TSNE_TEXT.format(n=TSNE_N) if with_tsne else
                               "t-SNE is not shown: the stored results are not fresh (see the note above)."))
     st.html(legend_html())
+    rows = []
     for name, (seed, df) in projections.items():
-        acc = probe_accuracy.get(name)
-        shown_acc = "" if acc is None or math.isnan(acc) else f" — linear probe accuracy {acc:.3f}"
-        st.markdown(f"**{name}**{shown_acc}")
         if df.empty:
             st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
             continue
-        for col, (title, image) in zip(st.columns(4), cached_panels(models_dir, name, seed, len(df), df)):
-            col.image(image, caption=title, width=PANEL_PX)
+        acc = probe_accuracy.get(name)
+        shown_acc = "" if acc is None or math.isnan(acc) else f" — linear probe accuracy {acc:.3f}"
+        rows.append([(name + shown_acc if i == 0 else "", image, title, PANEL_PX)
+                     for i, (title, image) in enumerate(cached_panels(models_dir, name, seed, len(df), df))])
+    if rows:
+        show_figures(rows, title_lines=2)
 
 
 def show(ctx: Context) -> None:

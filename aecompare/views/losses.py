@@ -12,7 +12,7 @@ from ..columns import TABLE_COLUMNS
 from ..images import strip
 from ..records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, no_models_note, show_figures, show_table
 from .legend import GLOSSARY_LINK
 
 
@@ -169,12 +169,15 @@ def show(ctx: Context) -> None:
     epoch = st.select_slider("Epoch (0 = before training)", kept, kept[-1], key="probe_epoch",
                              help="Runs keep their probe images after every epoch up to 10, then every 5th.")
     index = with_probes[0].probes["index"]  # every run stores the same probe digits
+    rows = []
     if ctx.test is not None:
-        st.image(strip(ctx.images(index), 2), caption="inputs: test digits "
-                 + " ".join(f"#{i}" for i in index))
+        inputs = strip(ctx.images(index), 2)
+        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), inputs.shape[1])])
     for run in with_probes:
         images = probe_outputs(run.probes, epoch)
         lo, hi = float(images.min()), float(images.max())
-        st.image(strip(images, 2, ctx.state.stretch),
-                 caption=f"{run.name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
-                 + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"))
+        picture = strip(images, 2, ctx.state.stretch)
+        rows.append([(run.name, picture, f"epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
+                      + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"),
+                      picture.shape[1])])
+    show_figures(rows, title_lines=1)
