@@ -84,7 +84,8 @@ def _raw_bce_evidence(catalog, test_images: np.ndarray | None) -> dict:
     if test_images is not None:
         # every test image (the set the validation loss is computed on), as counts of each value 0-255:
         # a pixel's best clipped BCE (float32, as Keras) depends on its value only
-        counts = np.bincount(test_images.ravel(), minlength=256)
+        counts = sum(np.bincount(test_images[i:i + N_EVIDENCE_IMAGES].ravel(), minlength=256)  # bincount makes
+                     for i in range(0, len(test_images), N_EVIDENCE_IMAGES))  # int64s: in chunks, not 63 MB
         values = np.arange(256, dtype=np.float64)
         out["floor"] = ex.best_clipped_bce(values, weights=counts)
         out["mean_target"] = float(np.average(values, weights=counts))

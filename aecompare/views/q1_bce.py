@@ -67,18 +67,22 @@ def bce_derivative_chart(y: float) -> alt.LayerChart:
 
 @cached_spec
 def ceiling_chart(per_image: pd.DataFrame) -> alt.LayerChart:
-    """Each test digit's mean output on its lit pixels against k, one colour per softmax model; dashed: 1/k."""
-    df = per_image[per_image.lit_pixels > 0]
-    pts = alt.Chart(df).mark_circle(size=14, opacity=0.5).encode(
-        x=alt.X("lit_pixels:Q", title="lit pixels k in the digit"),
-        y=alt.Y("mean_output_on_lit_pixels:Q", scale=alt.Scale(type="log"),
-                title="mean output on lit pixels ([0, 1] scale, log)"),
-        color="model:N", tooltip=["model", "lit_pixels", alt.Tooltip("mean_output_on_lit_pixels:Q", format=".2e"),
-                                  alt.Tooltip("max_output:Q", format=".2e"),
-                                  alt.Tooltip("output_sum:Q", format=".4f")])
-    line = alt.Chart(df).mark_line(color="black", strokeDash=[4, 4]).encode(
-        x="lit_pixels:Q", y="ceiling_1_over_k:Q", detail="model:N")
-    return pts + line
+    """The softmax models' mean output on a digit's lit pixels against its k lit pixels, aggregated over the digits
+    of each k (line: their mean, band: lowest to highest digit); dashed: the ceiling 1/k."""
+    by_k = (per_image[per_image.lit_pixels > 0].groupby(["model", "lit_pixels"], as_index=False)
+            .agg(mean=("mean_output_on_lit_pixels", "mean"), low=("mean_output_on_lit_pixels", "min"),
+                 high=("mean_output_on_lit_pixels", "max"), digits=("mean_output_on_lit_pixels", "size"),
+                 ceiling=("ceiling_1_over_k", "first")))
+    y_scale = alt.Scale(type="log")
+    base = alt.Chart(by_k).encode(x=alt.X("lit_pixels:Q", title="lit pixels k in the digit"), color="model:N")
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", scale=y_scale), y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", scale=y_scale, title="mean output on lit pixels ([0, 1] scale, log)"),
+        tooltip=["model", alt.Tooltip("lit_pixels:Q", title="k"), alt.Tooltip("digits:Q", title="test digits"),
+                 alt.Tooltip("mean:Q", format=".2e"), alt.Tooltip("low:Q", format=".2e", title="lowest"),
+                 alt.Tooltip("high:Q", format=".2e", title="highest"), alt.Tooltip("ceiling:Q", format=".2e")])
+    ceiling = base.mark_line(color="black", strokeDash=[4, 4]).encode(y="ceiling:Q", detail="model:N")
+    return alt.layer(band, line, ceiling)
 
 
 def _softmax_section(evidence: dict | None, available: list[str]) -> None:
@@ -110,8 +114,10 @@ def _softmax_section(evidence: dict | None, available: list[str]) -> None:
                    "stretched to each image's own min–max (the shape is there, the brightness cannot be).")
     if per_image:
         st.vega_lite_chart(ceiling_chart(pd.concat(per_image, ignore_index=True)), width="stretch")
-        st.caption("Each dot is a test digit: the model's mean output over its lit pixels (target ≈ 1). Dashed: the "
-                   "ceiling 1/k (divided by 255 for the raw model, whose outputs are shown on the [0, 1] scale).")
+        st.caption(f"Each model's mean output over a digit's lit pixels (target ≈ 1), over the first "
+                   f"{ev.N_EVIDENCE_IMAGES:,} test digits grouped by their number k of lit pixels: the line joins the "
+                   "groups' means, the band spans their lowest to highest digit. Dashed: the ceiling 1/k (divided by "
+                   "255 for the raw model, whose outputs are shown on the [0, 1] scale).")
     st.markdown("Models: " + models_link(ev.SOFTMAX_MODELS, available) + ". Compare "
                 + models_link(("norm-sigmoid-bce",), available) + " (sigmoid output, normalised pixels).")
 
