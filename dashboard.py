@@ -12,10 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from aecompare import views
 from aecompare.artifacts import default_models_dir
 from aecompare.data import DATASETS
 from aecompare.digits import choose_digits
-from aecompare.views import TABS, legend, loaders, server, sidebar
+from aecompare.views import legend, loaders, server, sidebar
 from aecompare.views.common import Context
 
 
@@ -57,10 +58,10 @@ def main() -> None:
 def draw_tabs(ctx: Context) -> None:
     """The tabs, only the open one drawn. A fragment: switching tabs (or a widget inside a tab) reruns this
     alone, with the `ctx` of the last full run, not the title, the sidebar and the legend."""
-    for tab, show in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True):
+    for tab, name in zip(st.tabs(list(views.TABS), key="tab", bind="query-params"), views.TABS, strict=True):
         if tab.open:
             with tab, server.TAB_DRAWING:
-                show(ctx)
+                views.show(name, ctx)
 
 
 main()

@@ -427,6 +427,7 @@ def parse_probes(data: bytes, path: Path, epochs: int, fix: str) -> dict[str, np
                             f"value); {fix}")
     if every_epoch:
         probes["epochs"] = np.arange(epochs + 1)
+        probes["epochs"].setflags(write=False)  # as every array read from a file: shared by every visitor
     elif probes["epochs"].tolist() != schema.probe_epochs_kept(epochs):
         raise ArtifactError(f"{path}: its epochs are not the kept epochs of a run of {epochs} epochs "
                             f"(0-10, then every 5th and the last); {fix}")

@@ -43,21 +43,22 @@ from .network import DenseLayer, forward
 from .registry import Experiment, model_names
 
 
-class Layers:
-    """A run's dense layers, parsed when the catalog loads or, if deferred, on first use (then read and checked
-    against the manifest's sha256 again): the dashboard draws one seed per model and never parses the others'."""
+class Deferred:
+    """Parsed file contents, parsed when the catalog loads or, if deferred, on first use (the files are read and
+    checked against the manifest's sha256 when the catalog loads, and again when parsed): the dashboard draws one
+    seed per model and never parses the other seeds' weights, nor their records until a chart needs them."""
 
-    def __init__(self, parse: Callable[[], list[DenseLayer]], deferred: bool):
+    def __init__(self, parse: Callable[[], object], deferred: bool):
         self._parse = parse
         self._lock = threading.Lock()
-        self._layers = None if deferred else parse()
+        self._value = None if deferred else parse()
 
-    def get(self) -> list[DenseLayer]:
-        """The layers (arrays read-only); ArtifactError if a deferred file no longer reads as it did."""
+    def get(self):
+        """The contents (arrays read-only); ArtifactError if a deferred file no longer reads as it did."""
         with self._lock:
-            if self._layers is None:
-                self._layers = self._parse()
-            return self._layers
+            if self._value is None:
+                self._value = self._parse()
+            return self._value
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,13 +67,23 @@ class Run:
 
     exp: Experiment
     entry: dict
-    weights: Layers
-    history: dict
-    probes: dict | None  # None for seeds other than artifacts.PROBES_SEED (they keep no probe images)
+    weights: Deferred  # weights.npz: list[DenseLayer]
+    record: Deferred  # history.json and probes.npz: (history, probes)
 
     @property
     def layers(self) -> list[DenseLayer]:
         return self.weights.get()
+
+    @property
+    def history(self) -> dict:
+        """The training record (`aecompare.trainer`): per epoch losses, diagnostics, seconds."""
+        return self.record.get()[0]
+
+    @property
+    def probes(self) -> dict | None:
+        """The probe digits' reconstructions per kept epoch; None for seeds other than artifacts.PROBES_SEED (they
+        keep no probe images)."""
+        return self.record.get()[1]
 
     @property
     def name(self) -> str:
@@ -208,26 +219,30 @@ def _read_run_file(run_dir: Path, file: str, limit: int, entry: dict, verify: bo
     return data
 
 
-def load_run(models_dir: Path, entry: dict, verify: bool = True, defer_weights: bool = False) -> Run:
+def load_run(models_dir: Path, entry: dict, verify: bool = True, defer: bool = False) -> Run:
     """Load one manifest entry, every file checked (`aecompare.schema`); raises ArtifactError naming the file.
 
-    `defer_weights`: weights.npz is read and its sha256 checked now, but parsed on first use (`Layers`)."""
+    `defer`: the files are read and their sha256 checked now, but parsed (and checked) on first use (`Deferred`)."""
     exp, run_dir = check_entry(models_dir, entry)
     fix = RETRAIN.format(name=exp.name)
     read = functools.partial(_read_run_file, run_dir, entry=entry, verify=verify, fix=fix)
+    limits = {"weights.npz": weights_limit(exp), "history.json": schema.history_limit(exp),
+              "probes.npz": schema.probes_limit(exp)}
 
     def parse_layers() -> list[DenseLayer]:
-        return parse_weights(read("weights.npz", weights_limit(exp)), run_dir / "weights.npz", exp, fix)
+        return parse_weights(read("weights.npz", limits["weights.npz"]), run_dir / "weights.npz", exp, fix)
 
-    if defer_weights:
-        read("weights.npz", weights_limit(exp))
-    layers = Layers(parse_layers, deferred=defer_weights)
-    history = parse_history(read("history.json", schema.history_limit(exp)), run_dir / "history.json", exp,
-                            entry["experiment"], fix)
-    epochs = len(history["epochs"])
-    probes = (parse_probes(read("probes.npz", schema.probes_limit(exp)), run_dir / "probes.npz", epochs, fix)
-              if "probes.npz" in entry["files"] else None)
-    return Run(exp, entry, layers, history, probes)
+    def parse_record() -> tuple[dict, dict | None]:
+        history = parse_history(read("history.json", limits["history.json"]), run_dir / "history.json", exp,
+                                entry["experiment"], fix)
+        probes = (parse_probes(read("probes.npz", limits["probes.npz"]), run_dir / "probes.npz",
+                               len(history["epochs"]), fix) if "probes.npz" in entry["files"] else None)
+        return history, probes
+
+    if defer:
+        for file in entry["files"]:
+            read(file, limits[file])
+    return Run(exp, entry, Deferred(parse_layers, defer), Deferred(parse_record, defer))
 
 
 def hashed_entries(models_dir: Path) -> list[dict] | None:
@@ -274,11 +289,12 @@ def registry_order(run: Run) -> tuple:
     return order.get(run.name, len(order)), run.name, run.seed
 
 
-def load_catalog(models_dir: Path | str, verify: bool = True, defer_weights: bool = False) -> Catalog:
+def load_catalog(models_dir: Path | str, verify: bool = True, defer_seeds: bool = False) -> Catalog:
     """Every loadable run in `models_dir`, plus one message per problem found (never raises for a bad file).
 
-    `defer_weights` (the dashboard): the weights of seeds other than `PROBES_SEED`, which the views never draw,
-    are checked against their sha256 now and parsed only if used (`Layers`)."""
+    `defer_seeds` (the dashboard): the files of seeds other than `PROBES_SEED`, which the views draw only as the
+    seeds' spread (from their records and the stored results), are checked against their sha256 now and parsed
+    only when used (`Deferred`)."""
     models_dir = Path(models_dir)
     catalog = Catalog(models_dir)
     if not models_dir.is_dir():
@@ -302,7 +318,7 @@ def load_catalog(models_dir: Path | str, verify: bool = True, defer_weights: boo
                 raise ArtifactError(f"{models_dir / MANIFEST} lists {identity[0]} seed {identity[1]} more than once: "
                                     "the first entry is used; delete the other")
             seen.add(identity)
-            defer = defer_weights and _field(entry, "seed") != PROBES_SEED
+            defer = defer_seeds and _field(entry, "seed") != PROBES_SEED
             catalog.runs.append(load_run(models_dir, entry, verify, defer))
         except ArtifactError as e:
             catalog.problems.append(str(e))

@@ -259,13 +259,14 @@ OBSERVER_JS = """
 })();
 """.replace("FINISHED_FIELD", str(_FINISHED_FIELD)).replace("FINISHED_OK", str(_FINISHED_OK))
 
-# `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is marked
-# stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
-# loaded (at least `min_images` of them; st.image's and those of an st.html figure grid), every visible Vega-Lite chart has painted (its `svg.marks` holds
-# vega marks, or its `canvas` has non-zero size and something drawn on it) and every visible dataframe's
-# grid canvas is drawn; then performance.now(). Charts: `[data-testid="stVegaLiteChart"]` holds
-# vega's own svg or canvas directly (Streamlit 1.67, no `.vega-embed` wrapper); vega switches to canvas
-# above 2,000 marks per datum set. Hidden elements (a collapsed expander) are not waited for.
+# `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is
+# marked stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
+# loaded (at least `min_images` of them; st.image's and those of an st.html figure grid), every visible Vega-Lite
+# chart has painted (its `svg.marks` holds vega marks, or its `canvas` has non-zero size and something drawn on
+# it) and every visible dataframe's grid canvas is drawn; then performance.now(). Charts:
+# `[data-testid="stVegaLiteChart"]` holds vega's own svg or canvas directly (Streamlit 1.67, no `.vega-embed`
+# wrapper); vega switches to canvas above 2,000 marks per datum set. Hidden elements (a collapsed expander) are
+# not waited for.
 _UNSETTLED = """
 (done, minImages) => {  // null when settled, else the first reason why not
   const st = window.__st;

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+import aecompare  # noqa: F401  # isort: skip (before numpy: pins its BLAS kernels, see aecompare/__init__.py)
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""The dashboard's catalog defers parsing the weights of seeds it never draws: same runs, same checks."""
+"""The dashboard's catalog defers parsing the files of the seeds it does not draw: same runs, same checks."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ needs_models = pytest.mark.skipif(not (MODELS / "manifest.json").exists(), reaso
 
 
 @needs_models
-def test_deferred_weights_are_the_eager_ones():
-    eager, deferred = load_catalog(MODELS), load_catalog(MODELS, defer_weights=True)
+def test_deferred_runs_are_the_eager_ones():
+    eager, deferred = load_catalog(MODELS), load_catalog(MODELS, defer_seeds=True)
     assert deferred.problems == eager.problems == []
     assert [(r.name, r.seed) for r in deferred.runs] == [(r.name, r.seed) for r in eager.runs]
     assert any(r.seed != PROBES_SEED for r in deferred.runs)
@@ -31,6 +31,10 @@ def test_deferred_weights_are_the_eager_ones():
             assert la.name == lb.name and la.activation == lb.activation
             assert np.array_equal(la.kernel, lb.kernel) and np.array_equal(la.bias, lb.bias)
             assert not lb.kernel.flags.writeable
+        assert a.history == b.history
+        assert (a.probes is None) == (b.probes is None)
+        for k in a.probes or {}:
+            assert np.array_equal(a.probes[k], b.probes[k]) and not b.probes[k].flags.writeable
 
 
 def one_run_folder(tmp_path: Path, seed: int) -> tuple[Path, dict]:
@@ -62,7 +66,7 @@ def test_a_deferred_file_that_does_not_parse_is_refused_when_first_used(tmp_path
     path = forge_weights(models, entry)
     eager = load_catalog(models)
     assert eager.runs == [] and len(eager.problems) == 1 and str(path) in eager.problems[0]
-    deferred = load_catalog(models, defer_weights=True)
+    deferred = load_catalog(models, defer_seeds=True)
     assert deferred.problems == [] and len(deferred.runs) == 1
     with pytest.raises(ArtifactError, match="NaN") as refused:
         deferred.runs[0].weights.get()
@@ -72,7 +76,7 @@ def test_a_deferred_file_that_does_not_parse_is_refused_when_first_used(tmp_path
 @needs_models
 def test_a_deferred_file_changed_after_loading_is_refused_when_first_used(tmp_path):
     models, entry = one_run_folder(tmp_path, seed=1)
-    deferred = load_catalog(models, defer_weights=True)
+    deferred = load_catalog(models, defer_seeds=True)
     assert deferred.problems == [] and len(deferred.runs) == 1
     path = models / entry["path"] / "weights.npz"
     path.write_bytes(path.read_bytes()[:-10])
@@ -84,5 +88,5 @@ def test_a_deferred_file_changed_after_loading_is_refused_when_first_used(tmp_pa
 def test_the_seed_the_views_draw_is_parsed_and_checked_when_loading(tmp_path):
     models, entry = one_run_folder(tmp_path, seed=PROBES_SEED)
     path = forge_weights(models, entry)
-    deferred = load_catalog(models, defer_weights=True)
+    deferred = load_catalog(models, defer_seeds=True)
     assert deferred.runs == [] and len(deferred.problems) == 1 and str(path) in deferred.problems[0]

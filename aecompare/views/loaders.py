@@ -31,9 +31,9 @@ CHUNK = 1000  # test images converted to floats at a time
 
 @st.cache_resource(show_spinner="Loading models ...")
 def catalog(models_dir: str) -> Catalog:
-    """Every run in the folder, loaded once per process (the weights of seeds the views never draw are checked,
-    not parsed: `catalog.Layers`)."""
-    return read_only(load_catalog(Path(models_dir), defer_weights=True))
+    """Every run in the folder, loaded once per process (the files of seeds the views do not draw are checked, and
+    parsed when first used: `catalog.Deferred`)."""
+    return read_only(load_catalog(Path(models_dir), defer_seeds=True))
 
 
 @st.cache_resource(show_spinner="Loading the test images ...")
