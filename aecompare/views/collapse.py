@@ -19,7 +19,7 @@ from ..records import (
     verdict_rows,
 )
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_figures, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -81,6 +81,26 @@ def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def verdict_table(models_dir: str, names: tuple[str, ...]) -> pd.DataFrame | None:
+    """`records.verdict_rows` of the chosen models (None without their test-set output statistics), once per
+    choice of models."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    results = loaders.results(models_dir)
+    outputs = {r.name: results.output_stats(r.name, r.seed) for r in runs} if results is not None else None
+    if outputs is None or any(v is None for v in outputs.values()):
+        return None
+    return verdict_rows(runs, singular_values_of(models_dir, runs), outputs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
+    """Each model's first `N_FILTERS` first-layer filters in a row, as HTML; once per choice of models."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    return figures_html([[(r.name, strip, "", strip.shape[1])] for r in runs
+                         for strip in [filters_strip(first_layer_filters(r, N_FILTERS), 2)]], title_lines=1)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def chart_specs(models_dir: str, names: tuple[str, ...], metric: str) -> dict[str, dict]:
     """The tab's three charts for one choice of models, built once per process and shared."""
     runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
@@ -95,13 +115,10 @@ def show(ctx: Context) -> None:
     if no_models_note(ctx.runs):
         return
     order = [r.name for r in ctx.runs]
-    results = ctx.results()
-    singular = singular_values_of(ctx.models_dir, ctx.runs)
-    outputs = {r.name: results.output_stats(r.name, r.seed) for r in ctx.runs} if results is not None else None
-    if outputs is None or any(v is None for v in outputs.values()):
+    verdicts = verdict_table(ctx.models_dir, tuple(order))
+    if verdicts is None:
         st.info("The verdicts need the test-set figures (see the message above).")
         return
-    verdicts = verdict_rows(ctx.runs, singular, outputs)
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.3g")
@@ -125,8 +142,7 @@ def show(ctx: Context) -> None:
                f"scale-free statistics instead.")
 
     st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
-    show_figures([[(r.name, strip, "", strip.shape[1])] for r in ctx.runs
-                  for strip in [filters_strip(first_layer_filters(r, N_FILTERS), 2)]], title_lines=1)
+    st.html(filters_html(ctx.models_dir, tuple(order)))
     st.caption("Each tile is one unit's 784 incoming weights, on its own symmetric scale: blue negative, white 0, "
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 

@@ -42,6 +42,14 @@ class Context:
     def labels(self) -> np.ndarray:
         return self.test.y[self.indices] if self.test is not None else np.zeros(0, int)
 
+    @property
+    def choice(self) -> tuple:
+        """What the visitor chose, hashable: the key under which a tab caches what it draws for that choice (so a
+        tab switch or a second visitor with the same choice costs a lookup, not a redraw)."""
+        s = self.state
+        return (self.models_dir, s.dataset, tuple(r.name for r in self.runs), tuple(int(i) for i in self.indices),
+                s.zoom, s.stretch, s.cb_lambda)
+
     def results(self) -> Results | None:
         """The test-set figures of every run: stored, or computed live once if not fresh (`loaders.results`)."""
         from . import loaders
@@ -128,7 +136,7 @@ Figure = tuple[str, np.ndarray, str]  # (title, uint8 image, caption)
 def figure_html(title: str, image: np.ndarray, caption: str, width: int, title_lines: int = 3) -> str:
     """One image as an HTML <figure>: a bold title (`title_lines` high, so the images of a row start at the same
     height whatever the titles' lengths), the PNG inline, a small caption; shown `width` pixels wide."""
-    src = "data:image/png;base64," + base64.b64encode(_png(np.asarray(image, np.uint8))).decode()
+    src = "data:image/png;base64," + base64.b64encode(png_bytes(np.asarray(image, np.uint8))).decode()
     return (f'<figure style="margin:0 16px 12px 0;width:{width}px;flex:none">'
             f'<figcaption style="height:{1.3 * title_lines:.1f}em;display:flex;align-items:flex-end;font-weight:600;'
             f'font-size:0.85rem;line-height:1.3;overflow-wrap:anywhere">{html.escape(title)}</figcaption>'
@@ -137,25 +145,39 @@ def figure_html(title: str, image: np.ndarray, caption: str, width: int, title_l
             f'</figcaption></figure>')
 
 
-def show_figures(rows: list[list[tuple[str, np.ndarray, str, int]]], title_lines: int = 3) -> None:
-    """Rows of figures (title, image, caption, width) as one HTML element; a row wraps on a narrow screen.
+def figures_html(rows: list[list[tuple[str, np.ndarray, str, int]]], title_lines: int = 3) -> str:
+    """Rows of figures (title, image, caption, width) as one HTML block; a row wraps on a narrow screen.
 
-    One element for a whole grid: as dozens of `st.columns`, `st.markdown` and `st.image` elements the same grid
-    costs the browser half a second or more to draw."""
-    st.html("".join('<div style="display:flex;flex-wrap:wrap;align-items:flex-start">'
-                    + "".join(figure_html(*figure, title_lines) for figure in row) + "</div>" for row in rows))
+    Drawn as one `st.html` element: as dozens of `st.columns`, `st.markdown` and `st.image` elements the same
+    grid costs the browser half a second or more to draw."""
+    return "".join('<div style="display:flex;flex-wrap:wrap;align-items:flex-start">'
+                   + "".join(figure_html(*figure, title_lines) for figure in row) + "</div>" for row in rows)
 
 
-def image_grid(lead: Figure, columns: list[Figure], lead_width: int, width: int, download: str | None = None) -> None:
+@dataclass(frozen=True)
+class Grid:
+    """An image grid ready to draw: its HTML and the whole grid as one PNG (columns side by side), to download."""
+
+    html: str
+    png: bytes | None
+
+
+def image_grid(lead: Figure, columns: list[Figure], lead_width: int, width: int) -> Grid:
     """Image columns (title, image, caption), as many per row as fit, `lead` (the input) first in every row;
-    images are shown `width` pixels wide (`lead_width`). On a narrow screen a row wraps, input first. With
-    `download` (a file name), a button offers the whole grid as one PNG, columns side by side."""
+    images are shown `width` pixels wide (`lead_width`). On a narrow screen a row wraps, input first."""
     per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
-    show_figures([[(*lead, lead_width)] + [(*c, width) for c in columns[start:start + per_row]]
-                  for start in range(0, max(len(columns), 1), per_row)])
-    if download and columns:
-        st.download_button("Download this grid (PNG)", _png(side_by_side([lead[1], *(c[1] for c in columns)])),
-                           file_name=download, mime="image/png", key=f"png_{download}")
+    rows = [[(*lead, lead_width)] + [(*c, width) for c in columns[start:start + per_row]]
+            for start in range(0, max(len(columns), 1), per_row)]
+    png = png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])) if columns else None
+    return Grid(figures_html(rows), png)
+
+
+def show_grid(grid: Grid, download: str) -> None:
+    """Draw an `image_grid`, with a button offering it as one PNG named `download`."""
+    st.html(grid.html)
+    if grid.png is not None:
+        st.download_button("Download this grid (PNG)", grid.png, file_name=download, mime="image/png",
+                           key=f"png_{download}")
 
 
 def value_range(x: np.ndarray) -> tuple[float, float]:

@@ -38,29 +38,35 @@ def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     return image, caption
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def drawn(models_dir: str, dataset: str, stretch: bool, _ctx: Context) -> tuple[list, str]:
+    """The findings with their pictures (PNG bytes and caption, or None) and every figure as CSV, once per dataset
+    and display in this process."""
+    found = findings(loaders.results(models_dir), loaders.mean_lit_pixels(dataset))
+    pictures = [picture(_ctx, f) for f in found]
+    return ([(f, None if p is None else (png_bytes(p[0]), p[1])) for f, p in zip(found, pictures)],
+            figures_frame(found).to_csv(index=False))
+
+
 def show(ctx: Context) -> None:
     st.subheader("Findings")
     st.caption("What the trained models answer to the three questions. Every figure below is read from the "
                "evaluation results of the models in this folder (a model's figure is the mean over its seeds), and "
                "every claim is checked on them: a claim the models no longer support says so. Each links to the "
                "view that shows the evidence.")
-    if need_test_set(ctx):
+    if need_test_set(ctx) or ctx.results() is None:
         return
-    results = ctx.results()
-    if results is None:
-        return
-    found = findings(results, loaders.mean_lit_pixels(ctx.state.dataset))
-    for finding in found:
+    found, figures_csv = drawn(ctx.models_dir, ctx.state.dataset, ctx.state.stretch, ctx)
+    for finding, shown in found:
         with st.container(border=True):
             mark = "" if finding.holds else " — not supported by these models"
             st.markdown(f"**{finding.title}**{mark}")
             text, image = st.columns([3, 2])
             text.markdown(finding.statement)
             text.html(evidence_link(finding))
-            drawn = picture(ctx, finding)
-            if drawn is not None:
-                image.image(drawn[0], caption=drawn[1])
-                image.download_button("PNG", png_bytes(drawn[0]), file_name=f"aecompare-finding-{finding.key}.png",
+            if shown is not None:
+                image.image(shown[0], caption=shown[1])
+                image.download_button("PNG", shown[0], file_name=f"aecompare-finding-{finding.key}.png",
                                       mime="image/png", key=f"finding_png_{finding.key}")
-    st.download_button("Download every finding's figures (CSV)", figures_frame(found).to_csv(index=False),
-                       file_name="aecompare-findings.csv", mime="text/csv")
+    st.download_button("Download every finding's figures (CSV)", figures_csv, file_name="aecompare-findings.csv",
+                       mime="text/csv")

@@ -12,7 +12,7 @@ from ..columns import TABLE_COLUMNS
 from ..images import strip
 from ..records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_figures, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
 from .legend import GLOSSARY_LINK
 
 
@@ -67,6 +67,26 @@ def curve_specs(models_dir: str, names: tuple[str, ...], log: bool) -> dict[str,
     common = curves[curves["curve"].str.startswith("MSE")]
     return {"own": chart_spec(curve_chart(own, log, "own loss (each on its own scale)", list(names))),
             "common": chart_spec(curve_chart(common, log, "MSE on [0, 1]", list(names)))}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def probe_strips(choice: tuple, epoch: int, _ctx: Context) -> str:
+    """The probe digits (first row) and each chosen run's reconstructions of them after `epoch`, as HTML; once per
+    `Context.choice` and epoch in this process."""
+    with_probes = [r for r in _ctx.runs if r.probes is not None]
+    index = with_probes[0].probes["index"]  # every run stores the same probe digits
+    rows = []
+    if _ctx.test is not None:
+        inputs = strip(_ctx.images(index), 2)
+        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), inputs.shape[1])])
+    for run in with_probes:
+        images = probe_outputs(run.probes, epoch)
+        lo, hi = float(images.min()), float(images.max())
+        picture = strip(images, 2, _ctx.state.stretch)
+        rows.append([(run.name, picture, f"epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
+                      + (" (each stretched to its own range)" if _ctx.state.stretch else ", shown clipped to 0-1"),
+                      picture.shape[1])])
+    return figures_html(rows, title_lines=1)
 
 
 def show_evaluation(ctx: Context) -> None:
@@ -168,16 +188,4 @@ def show(ctx: Context) -> None:
     kept = sorted(set.intersection(*(set(probe_epochs(r.probes)) for r in with_probes)))
     epoch = st.select_slider("Epoch (0 = before training)", kept, kept[-1], key="probe_epoch",
                              help="Runs keep their probe images after every epoch up to 10, then every 5th.")
-    index = with_probes[0].probes["index"]  # every run stores the same probe digits
-    rows = []
-    if ctx.test is not None:
-        inputs = strip(ctx.images(index), 2)
-        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), inputs.shape[1])])
-    for run in with_probes:
-        images = probe_outputs(run.probes, epoch)
-        lo, hi = float(images.min()), float(images.max())
-        picture = strip(images, 2, ctx.state.stretch)
-        rows.append([(run.name, picture, f"epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
-                      + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"),
-                      picture.shape[1])])
-    show_figures(rows, title_lines=1)
+    st.html(probe_strips(ctx.choice, epoch, ctx))
