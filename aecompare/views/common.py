@@ -73,7 +73,7 @@ def need_test_set(ctx: Context) -> bool:
 
 
 def chart_data(df) -> dict:
-    """A DataFrame as inline Vega-Lite values (JSON), so charts do not go through pyarrow.
+    """A DataFrame as inline Vega-Lite values, for an Altair chart.
 
     A plain dict, not `alt.Data(values=...)`: Altair's classes check every record on construction
     (0.7 s for a 10,000-row frame), and that check is `chart_spec`'s job.
@@ -85,9 +85,15 @@ def chart_data(df) -> dict:
 
 
 def chart_spec(chart) -> dict:
-    """An Altair chart's Vega-Lite spec. Altair's schema validation is skipped (it costs up to a second
-    of CPU per big chart, per visitor and rerun) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
-    return chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+    """An Altair chart's Vega-Lite spec, its datasets already in the Arrow form Streamlit sends (which it would
+    otherwise convert on every rerun: 10-30 ms per dataset). Altair's schema validation is skipped (it costs up to
+    a second of CPU per big chart) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
+    from streamlit.dataframe_util import convert_anything_to_arrow_bytes  # what st.vega_lite_chart itself calls
+
+    spec = chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+    if "datasets" in spec:
+        spec["datasets"] = {name: convert_anything_to_arrow_bytes(rows) for name, rows in spec["datasets"].items()}
+    return spec
 
 
 def cached_spec(build):
