@@ -9,10 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from .. import explain as ex
-from ..images import strip
+from ..images import png_bytes, strip
 from ..losses import cb_log_norm
 from ..records import probe_outputs
-from .common import Context, cached_spec, chart_data, show_image, show_table
+from .common import Context, cached_spec, chart_data, show_table
 
 PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("s002-sigmoid-bce-adam", "s002-sigmoid-cb-adam"))
 GREY_TARGETS = (0.1, 0.25, 0.5, 0.67, 0.8, 0.9)
@@ -93,14 +93,19 @@ def render_models(ctx: Context) -> None:
     show_table(rows[columns], hide_index=True, width="stretch")
     st.caption("MSE and BCE − H(y) over all test pixels, over the mid-grey target pixels (0.1 < y < 0.9, "
                "grey_fraction of them) and over the rest; CB models read through their mean E[x | λ].")
-    for pair in pairs:
-        bce, cb = (ctx.catalog.by_name(n)[0] for n in pair)
-        index = bce.probes["index"][::2]
-        x = ctx.images(index)
-        picture = np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
-            x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))])
-        show_image(st, picture, caption=f"rows: input; {bce.name}; {cb.name} read through its mean E[x | λ]; the same "
-                                  "model's λ itself — more extreme than the data (last epoch).")
+    for bce, cb in pairs:
+        st.image(pair_picture(ctx.models_dir, ctx.state.dataset, (bce, cb), ctx),
+                 caption=f"rows: input; {bce}; {cb} read through its mean E[x | λ]; the same model's λ itself — more "
+                         "extreme than the data (last epoch).")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def pair_picture(models_dir: str, dataset: str, pair: tuple[str, str], _ctx: Context) -> bytes:
+    """One digit per class: inputs, the BCE model's reconstructions, the CB model's mean and its λ, as a PNG."""
+    bce, cb = (_ctx.catalog.by_name(n)[0] for n in pair)
+    x = _ctx.images(bce.probes["index"][::2])
+    return png_bytes(np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
+        x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))]))
 
 
 def show(ctx: Context) -> None:

@@ -60,10 +60,9 @@ def show(ctx: Context) -> None:
     for finding, shown in found:
         with st.container(border=True):
             mark = "" if finding.holds else " — not supported by these models"
-            st.markdown(f"**{finding.title}**{mark}")
             text, image = st.columns([3, 2])
-            text.markdown(finding.statement)
-            text.html(evidence_link(finding))
+            text.markdown(f"**{finding.title}**{mark}\n\n{finding.statement}\n\n{evidence_link(finding)}",
+                          unsafe_allow_html=True)  # one element: the link is ours, the statement plain markdown
             if shown is not None:
                 image.image(shown[0], caption=shown[1])
                 image.download_button("PNG", shown[0], file_name=f"aecompare-finding-{finding.key}.png",
