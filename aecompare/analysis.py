@@ -21,6 +21,7 @@ Pure numpy, pandas and scikit-learn (imported lazily); no Keras, no Streamlit.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -204,8 +205,12 @@ class Results:
         return str(rows["dataset"].iloc[0]) if len(rows) else "mnist"
 
     def output_stats(self, name: str, seed: int) -> dict | None:
-        rows = self.outputs[(self.outputs["name"] == name) & (self.outputs["seed"] == seed)]
-        return None if rows.empty else rows.iloc[0].to_dict()
+        """A run's `OUTPUT_COLUMNS` (the verdict's statistics) as a dict, None if it has none."""
+        return self._output_rows.get((name, int(seed)))
+
+    @functools.cached_property
+    def _output_rows(self) -> dict[tuple[str, int], dict]:
+        return {(row["name"], int(row["seed"])): row for row in self.outputs.to_dict("records")}
 
     @property
     def seed_summary(self) -> pd.DataFrame:
