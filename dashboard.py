@@ -1,7 +1,7 @@
 """aecompare dashboard: `streamlit run dashboard.py`. Compares every trained autoencoder in models/.
 
 Thin on purpose: page setup, the shared data (`aecompare.views.loaders`), the sidebar, the tabs.
-Never imports TensorFlow: models run through the numpy forward pass (`aecompare.network`), and the
+Never imports TensorFlow: models run through the numpy forward pass (`aecompare.maths.network`), and the
 test-set figures are read from the results stored next to the models. The models folder is
 $AECOMPARE_MODELS, default models/ next to this file.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import streamlit as st
 
 from aecompare import views
-from aecompare.artifacts import default_models_dir
 from aecompare.data import DATASETS
 from aecompare.digits import choose_digits
+from aecompare.store.artifacts import default_models_dir
 from aecompare.views import legend, loaders, server, sidebar
 from aecompare.views.common import Context
 

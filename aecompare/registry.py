@@ -48,7 +48,7 @@ class Experiment:
     """One autoencoder to train.
 
     `scale` is the pixel scale of inputs and targets: "raw" (0-255) or "norm" (divided by 255).
-    `loss` names a function of `aecompare.losses.LOSSES` ("bce", "mse", "mae", "cb": the continuous
+    `loss` names a function of `aecompare.maths.pixel_losses.LOSSES` ("bce", "mse", "mae", "cb": the continuous
     Bernoulli), computed on the model's own outputs at that scale. `dataset` names the images it is
     trained and evaluated on (`aecompare.data`).
     """
@@ -109,8 +109,8 @@ class Experiment:
 
 
 def group_key(exp: Experiment) -> tuple:
-    """Runs with equal keys train in one graph (`aecompare.trainer`): their batches have the same shape and count.
-    Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
+    """Runs with equal keys train in one graph (`aecompare.training.trainer`): their batches have the same shape and
+    count. Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
     return (exp.dataset, exp.batch_size, exp.epochs)
 
 

@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from aecompare import results as stored_results
-from aecompare.catalog import load_catalog
 from aecompare.data import load_test_set, unit_images
-from aecompare.diagnostics import verdict
-from aecompare.explain import lit_pixel_counts
-from aecompare.findings import findings
+from aecompare.evaluation import results as stored_results
+from aecompare.evaluation.answers import findings
+from aecompare.maths.diagnostics import verdict
+from aecompare.maths.explain import lit_pixel_counts
+from aecompare.store.catalog import load_catalog
 from benchmarks.streamlit_server import (
     ARGS,
     CHROMIUM,

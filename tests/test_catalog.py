@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts
-from aecompare.artifacts import PROBES_SEED, ArtifactError
-from aecompare.catalog import load_catalog
+from aecompare.store import artifacts
+from aecompare.store.artifacts import PROBES_SEED, ArtifactError
+from aecompare.store.catalog import load_catalog
 
 from conftest import REPO
 

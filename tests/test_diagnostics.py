@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecompare import diagnostics
-from aecompare.network import DenseLayer, forward
+from aecompare.maths import diagnostics
+from aecompare.maths.network import DenseLayer, forward
 from aecompare.registry import REGISTRY, model_names, select
 
 from conftest import random_unit_images

@@ -1,4 +1,4 @@
-"""The seeds' numbers, checked against aecompare.explain with independently computed expectations."""
+"""The seeds' numbers, checked against aecompare.maths.explain with independently computed expectations."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from aecompare import explain as ex
+from aecompare.maths import explain as ex
 
 
 def logits_for(q) -> np.ndarray:

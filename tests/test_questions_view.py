@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecompare.catalog import load_catalog
-from aecompare.evidence import questions_evidence
+from aecompare.evaluation.evidence import questions_evidence
+from aecompare.store.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -16,8 +16,8 @@ MODELS = ROOT / "models"
 
 def _app(models_dir: str, with_mnist: bool):
     """The test script: build evidence, then call the three views (run by AppTest as a script)."""
-    from aecompare.catalog import load_catalog
-    from aecompare.evidence import questions_evidence
+    from aecompare.evaluation.evidence import questions_evidence
+    from aecompare.store.catalog import load_catalog
     from aecompare.views.q1_bce import render_bce_autoencoder
     from aecompare.views.q2_cross_entropy import render_cross_entropy
     from aecompare.views.q3_ce_vs_mse import render_ce_vs_mse
@@ -144,7 +144,7 @@ def test_evidence_from_committed_models_is_read_from_records():
 
 def _dashboard_tabs(models_dir: str):
     """The dashboard's wiring: a Context without test images and the three question tabs' show functions."""
-    from aecompare.catalog import load_catalog
+    from aecompare.store.catalog import load_catalog
     from aecompare.views import q1_bce, q2_cross_entropy, q3_ce_vs_mse
     from aecompare.views.common import Context
     from aecompare.views.state import ViewState
@@ -164,7 +164,7 @@ def test_dashboard_tab_functions_render(which, tmp_path):
 
 
 def test_the_blob_error_is_each_pixels_variance_averaged():
-    from aecompare.evidence import mean_pixel_variance
+    from aecompare.evaluation.evidence import mean_pixel_variance
 
     images = np.random.default_rng(0).integers(0, 256, (2500, 28, 28), dtype=np.uint8)
     expected = np.var(images.reshape(2500, -1) / 255.0, axis=0).mean()  # numpy's, in float64

@@ -1,5 +1,6 @@
-"""Training as Ray tasks (`aecompare.cluster`) on a local two-CPU cluster: the same runs as in-process, a worker
-killed mid-task, the command line end to end; and the task plan and the command line's errors, without a cluster."""
+"""Training as Ray tasks (`aecompare.training.cluster`) on a local two-CPU cluster: the same runs as in-process, a
+worker killed mid-task, the command line end to end; and the task plan and the command line's errors, without a
+cluster."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts
-from aecompare.catalog import load_catalog
-from aecompare.cluster import plan_tasks
 from aecompare.registry import REGISTRY, group_key, select
+from aecompare.store import artifacts
+from aecompare.store.catalog import load_catalog
 from aecompare.train import parse_args
+from aecompare.training.cluster import plan_tasks
 
 from conftest import REPO, tiny_experiments
 
@@ -158,8 +159,8 @@ def assert_complete(models_dir: Path, exps: list) -> None:
 @pytest.mark.slow
 @pytest.mark.ray
 def test_runs_trained_as_ray_tasks_equal_the_runs_trained_in_process(local_cluster, small_mnist, tmp_path):
-    from aecompare.cluster import train_on_ray
-    from aecompare.trainer import train_all
+    from aecompare.training.cluster import train_on_ray
+    from aecompare.training.trainer import train_all
 
     exps = two_groups()
     done = []
@@ -181,7 +182,7 @@ def test_runs_trained_as_ray_tasks_equal_the_runs_trained_in_process(local_clust
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_worker_killed_mid_task_is_retried_and_the_models_folder_stays_whole(local_cluster, small_mnist, tmp_path):
-    from aecompare.cluster import train_on_ray
+    from aecompare.training.cluster import train_on_ray
 
     exps, out, attempts = two_groups(), tmp_path / "models", tmp_path / "attempts"
     attempts.mkdir()

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..diagnostics import LOW_INPUT_SPREAD, singular_values
-from ..images import diverging_rgb, join, upscale
-from ..records import (
+from ..evaluation.records import (
     VERDICT_RULE,
     every_few_epochs,
     first_layer_filters,
@@ -18,8 +16,10 @@ from ..records import (
     spread_frame,
     verdict_rows,
 )
+from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
 from . import loaders
 from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .images import diverging_rgb, join, upscale
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ..analysis import Results
-from ..catalog import Catalog, Run
 from ..data import TestSet, unit_images
-from ..images import png_bytes, side_by_side
+from ..evaluation.analysis import Results
+from ..store.catalog import Catalog, Run
+from .images import png_bytes, side_by_side
 from .state import ViewState
 
 
@@ -219,5 +219,5 @@ def models_link(names, available=None) -> str:
 
 
 def evidence_part(evidence: dict | None, key: str, default):
-    """One part of `aecompare.evidence.questions_evidence`, or `default` when absent or empty."""
+    """One part of `aecompare.evaluation.evidence.questions_evidence`, or `default` when absent or empty."""
     return (evidence or {}).get(key) or default

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import explain as ex
-from ..images import png_bytes, strip
-from ..losses import cb_log_norm
-from ..records import probe_outputs
+from ..evaluation.records import probe_outputs
+from ..maths import explain as ex
+from ..maths.pixel_losses import cb_log_norm
 from .common import Context, cached_spec, chart_data, show_table
+from .images import png_bytes, strip
 
 PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("s002-sigmoid-bce-adam", "s002-sigmoid-cb-adam"))
 GREY_TARGETS = (0.1, 0.25, 0.5, 0.67, 0.8, 0.9)

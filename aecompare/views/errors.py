@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
 from .common import (
     Context,
     Grid,
@@ -21,6 +20,7 @@ from .common import (
     show_grid,
     show_image,
 )
+from .images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from ..findings import Finding, figures_frame, findings
-from ..images import png_bytes, strip
-from ..records import probe_outputs
+from ..evaluation.answers import Finding, figures_frame, findings
+from ..evaluation.records import probe_outputs
 from . import loaders
 from .common import Context, need_test_set
+from .images import png_bytes, strip
 
 PICTURE_ZOOM = 2
 

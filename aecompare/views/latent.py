@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ..analysis import TSNE_N
-from ..images import CLASS_COLOURS, scatter
+from ..evaluation.analysis import TSNE_N
 from . import loaders
 from .common import Context, figures_html, need_test_set, no_models_note
+from .images import CLASS_COLOURS, scatter
 
 PANEL_PX = 260
 

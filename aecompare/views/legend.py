@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..analysis import Results
-from ..catalog import Catalog
-from ..diagnostics import verdict
+from ..evaluation.analysis import Results
+from ..maths.diagnostics import verdict
 from ..registry import Experiment
+from ..store.catalog import Catalog
 
 GLOSSARY_ANCHOR = "glossary"
 GLOSSARY = {

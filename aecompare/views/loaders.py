@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from .. import results as stored_results
-from ..analysis import Results, analyse_datasets
-from ..artifacts import ArtifactError
-from ..catalog import Catalog, load_catalog
 from ..data import DataError, Dataset, TestSet, load_dataset, load_test_set, unit_images
-from ..evidence import questions_evidence
-from ..explain import lit_pixel_counts
+from ..evaluation import results as stored_results
+from ..evaluation.analysis import Results, analyse_datasets
+from ..evaluation.evidence import questions_evidence
+from ..maths.explain import lit_pixel_counts
+from ..store.artifacts import ArtifactError
+from ..store.catalog import Catalog, load_catalog
 from . import legend
 from .server import read_only, serialise_heavy
 

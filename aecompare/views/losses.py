@@ -6,13 +6,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..analysis import seed_summary
-from ..artifacts import PROBES_SEED
-from ..columns import TABLE_COLUMNS
-from ..images import strip
-from ..records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
+from ..evaluation.analysis import seed_summary
+from ..evaluation.columns import TABLE_COLUMNS
+from ..evaluation.records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
+from ..store.artifacts import PROBES_SEED
 from . import loaders
 from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .images import strip
 from .legend import GLOSSARY_LINK
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import explain as ex
+from ..maths import explain as ex
 from .common import cached_spec
 
 

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import evidence as ev
-from .. import explain as ex
-from ..diagnostics import LOW_INPUT_SPREAD
-from ..images import strip
-from ..losses import binary_entropy
-from ..records import every_few_epochs, probe_epochs, probe_outputs
+from ..evaluation import evidence as ev
+from ..evaluation.records import every_few_epochs, probe_epochs, probe_outputs
+from ..maths import explain as ex
+from ..maths.diagnostics import LOW_INPUT_SPREAD
+from ..maths.pixel_losses import binary_entropy
 from .common import cached_spec, evidence_part, models_link, show_image
+from .images import strip
 from .loaders import question_evidence
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..images import join, to_display, upscale
 from .common import Context, Grid, download_name, image_grid, need_test_set, scale_note, show_grid
+from .images import join, to_display, upscale
 
 
 @dataclass(frozen=True)

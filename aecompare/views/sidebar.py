@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..losses import READOUTS
+from ..maths.pixel_losses import READOUTS
 from . import state as vs
 
 URL_KEYS = ("dataset", "models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch", "cb")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..images import to_display, upscale
-from ..uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 from .common import Context, image_grid, scale_note
+from .images import to_display, upscale
+from .uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
 
 def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_output: bool = False) -> None:

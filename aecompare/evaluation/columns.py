@@ -3,8 +3,8 @@ CSV that keeps it and the command line that prints it (without pandas: its impor
 
 from __future__ import annotations
 
-from . import metrics
-from .registry import REGISTRY
+from ..maths import metrics
+from ..registry import REGISTRY
 
 SETTINGS = tuple(k for k in REGISTRY[0].settings() if k not in ("name", "seed"))
 OWN_LOSS = ("own_loss_last", "own_loss_best", "best_epoch")

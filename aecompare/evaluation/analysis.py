@@ -3,10 +3,10 @@
 `analyse(catalog, data)` runs every trained run over the 10,000 test images once and returns a
 `Results`: the evaluation table (runs, baselines, published figures), per-image errors (for best/worst
 ranking), per-pixel error maps, per-class errors, latent projections (PCA of every test code, t-SNE
-of a fixed subsample) and singular values. `aecompare.results` writes them next to the models and
+of a fixed subsample) and singular values. `aecompare.evaluation.results` writes them next to the models and
 reads them back, so the dashboard computes none of this for a visitor.
 
-All metrics are on the [0, 1] pixel scale (see `aecompare.metrics` for what is clipped). Table rows:
+All metrics are on the [0, 1] pixel scale (see `aecompare.maths.metrics` for what is clipped). Table rows:
 - kind "model": one per trained run (every seed), with its settings and its own loss as recorded
   during training (on the model's own scale: raw models' losses are on 0-255);
 - kind "baseline": PCA (scikit-learn, fitted on the training images on [0, 1], centred) with the
@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from . import metrics
+from ..data import Dataset, unit_images
+from ..maths import metrics
+from ..maths.diagnostics import output_statistics, singular_values
 from .columns import COLUMNS, OWN_LOSS, TABLE_DTYPES
-from .data import Dataset, unit_images
-from .diagnostics import output_statistics, singular_values
 
 OUTPUT_COLUMNS = ("name", "seed", "input_correlation", "relative_spread", "scale_ratio", "output_min", "output_max",
                   "output_sum")
@@ -192,7 +192,7 @@ def run_key(name: str, seed: int) -> str:
 class Results:
     """Everything `analyse` derives: two tables and named arrays (keys "<name>/seed-<k>/<what>", see
     `run_key`; per dataset: "<dataset>/test_labels", "<dataset>/tsne_index"). Plain data, written by
-    `aecompare.results`."""
+    `aecompare.evaluation.results`."""
 
     table: pd.DataFrame  # columns COLUMNS
     per_class: pd.DataFrame  # name, seed, digit, mse, mae

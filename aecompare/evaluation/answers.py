@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..maths.diagnostics import verdict
+from ..registry import model_names
 from .analysis import Results
-from .diagnostics import verdict
-from .registry import model_names
 
 PUBLISHED_PCA30 = 13.87  # Hinton & Salakhutdinov 2006, Fig. 2B: 30-d PCA, squared error per test image
 PUBLISHED_TOLERANCE = 0.05

@@ -9,7 +9,7 @@ Decisions on inputs (seed 001's calculator):
 - a *label* must be non-negative and sum to 1 (within 1e-6): it is the ground truth, so it is never
   rescaled silently. A label that sums to 1 but is not one-hot is accepted as a soft label (a
   distribution), with a note: cross-entropy is defined for any distribution.
-Binary cross-entropy and the continuous Bernoulli reuse `aecompare.losses` (Keras' clipping of p
+Binary cross-entropy and the continuous Bernoulli reuse `aecompare.maths.pixel_losses` (Keras' clipping of p
 to [1e-7, 1 - 1e-7]).
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import EPSILON, bce_terms, binary_entropy, cb_log_norm, cb_mean, cb_nll_terms
+from .pixel_losses import EPSILON, bce_terms, binary_entropy, cb_log_norm, cb_mean, cb_nll_terms
 
 LN2 = float(np.log(2.0))
 SUM_TOLERANCE = 1e-6

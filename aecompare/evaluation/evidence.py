@@ -3,7 +3,7 @@
 `questions_evidence(catalog, test_images, output_stats)` turns the catalog (plus, optionally, the test images and
 the stored output statistics that decide verdicts) into
 dicts, numpy arrays and DataFrames that the question tabs draw; every number comes from
-`aecompare.explain` or from the models' records. With no models they still hold the math's inputs.
+`aecompare.maths.explain` or from the models' records. With no models they still hold the math's inputs.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import explain as ex
-from .data import unit_images
-from .diagnostics import LOW_INPUT_SPREAD, verdict
+from ..data import unit_images
+from ..maths import explain as ex
+from ..maths.diagnostics import LOW_INPUT_SPREAD, verdict
 from .records import probe_outputs
 
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
@@ -159,7 +159,7 @@ def _s002_evidence(catalog, test_images: np.ndarray | None, output_stats) -> dic
 def questions_evidence(catalog, test_images: np.ndarray | None = None, output_stats=None) -> dict:
     """Everything the three views need from the trained models, as plain data.
 
-    `catalog`: an `aecompare.catalog.Catalog` (may be empty). `test_images`: the dataset's test images, uint8
+    `catalog`: an `aecompare.store.catalog.Catalog` (may be empty). `test_images`: the dataset's test images, uint8
     (n, 28, 28) 0-255, or None when they are unavailable (then no targets are shown). `output_stats(name, seed)`:
     `diagnostics.output_statistics` of a run's test reconstructions (the stored results' `Results.output_stats`),
     which decide the verdicts; without it the runs are "not judged".

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts, schema
-from .artifacts import ArtifactError
-from .catalog import entry_settings
-from .registry import Experiment
+from ..registry import Experiment
+from ..store import artifacts, schema
+from ..store.artifacts import ArtifactError
+from ..store.catalog import entry_settings
 
 KERAS_MEMBERS = {"metadata.json": 64 * 1024, "config.json": 256 * 1024}  # + model.weights.h5, sized below
 WEIGHTS_MEMBER = "model.weights.h5"

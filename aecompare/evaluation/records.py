@@ -2,7 +2,7 @@
 output spread, singular values and verdicts, plus its probe digits decoded. Pure numpy and pandas.
 
 `history.json` holds per epoch: train/test loss, MSE on [0, 1], and per layer the weight statistics
-and dead or saturated units (see `aecompare.diagnostics`); `probes.npz` the probe digits' reconstructions.
+and dead or saturated units (see `aecompare.maths.diagnostics`); `probes.npz` the probe digits' reconstructions.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .artifacts import decode_images
-from .catalog import Run
-from .diagnostics import BLOB_SPREAD, MANY_DEAD, SCALE_RANGE, SHAPE_CORRELATION, rank_above, verdict
-from .schema import probe_epochs_kept
+from ..maths.diagnostics import BLOB_SPREAD, MANY_DEAD, SCALE_RANGE, SHAPE_CORRELATION, rank_above, verdict
+from ..store.artifacts import decode_images
+from ..store.catalog import Run
+from ..store.schema import probe_epochs_kept
 
 SIDE = 28
 

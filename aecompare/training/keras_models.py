@@ -3,7 +3,7 @@
 The losses are written out here rather than taken from `keras.losses`: for a sigmoid output,
 Keras' `binary_crossentropy` silently computes the loss from the pre-sigmoid logits (no clipping),
 which is unbounded below on raw 0-255 targets and is not the loss of the model's outputs. These
-ops mirror `aecompare.losses` exactly (same clipping, same float32 precision).
+ops mirror `aecompare.maths.pixel_losses` exactly (same clipping, same float32 precision).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-from .losses import (  # noqa: E402
+from ..maths.pixel_losses import (  # noqa: E402
     CB_LOG_NORM_SERIES,
     CB_LOG_NORM_SWITCH,
     CB_MEAN_SERIES,
@@ -24,7 +24,7 @@ from .losses import (  # noqa: E402
     LOG_2,
     horner,
 )
-from .registry import Experiment  # noqa: E402
+from ..registry import Experiment  # noqa: E402
 
 
 def layer_names(exp: Experiment) -> list[str]:

@@ -26,14 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts, losses
-from .data import Dataset
-from .diagnostics import layer_diagnostics
-from .digits import first_per_class
+from ..data import Dataset
+from ..digits import first_per_class
+from ..maths import pixel_losses
+from ..maths.diagnostics import layer_diagnostics
+from ..maths.network import DenseLayer, forward
+from ..registry import Experiment, group_key
+from ..store import artifacts
+from ..store.schema import PROBES_PER_CLASS, probe_epochs_kept
 from .keras_models import LOSS_OPS, READOUT_OPS, build_model, make_optimizer, weights_of
-from .network import DenseLayer, forward
-from .registry import Experiment, group_key
-from .schema import PROBES_PER_CLASS, probe_epochs_kept
 
 PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
@@ -189,7 +190,7 @@ class GroupTrainer:
         exp, s = self.exps[i], self.exps[i].pixel_scale
         layers = dense_layers(self.models[i], exp)
         probe = self.x_test[:PROBE_BATCH]
-        read = losses.READOUTS.get(exp.loss, lambda y: y)
+        read = pixel_losses.READOUTS.get(exp.loss, lambda y: y)
         acts = forward(layers, probe, keep=True, scale=s)
         acts[-1] = read(acts[-1] / s)
         self.reconstructions[i].append(read(forward(layers, self.x_test[self.probe_index], scale=s) / s))

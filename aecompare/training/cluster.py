@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from . import artifacts
-from .registry import Experiment, group_key
+from ..registry import Experiment, group_key
+from ..store import artifacts
 
 TASK_RETRIES = 3  # a task is run again this many times when its worker dies (never on a Python exception)
 INSTALL = "ray is not installed: pip install -e '.[ray]'"

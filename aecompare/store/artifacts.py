@@ -8,7 +8,7 @@ removed last. A run killed at any moment therefore leaves the manifest pointing 
 
 Reading trusts nothing: a file's size is checked against what its run's settings allow before it is
 read, links are never followed, an npz member's declared size and npy header before it is decompressed,
-and every value against `aecompare.schema`. Each refusal is an ArtifactError naming the file.
+and every value against `aecompare.store.schema`. Each refusal is an ArtifactError naming the file.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..maths.network import DenseLayer
+from ..registry import Experiment
 from . import schema
-from .network import DenseLayer
-from .registry import Experiment
 
 MANIFEST = "manifest.json"
-RESULTS_DIR = "results"  # models/results/<stamp>/ holds the stored results (`aecompare.results`), not runs
+RESULTS_DIR = "results"  # models/results/<stamp>/ holds the stored results (`aecompare.evaluation.results`), not runs
 RUN_FILES = ("weights.npz", "history.json", "probes.npz")
 PROBES_SEED = 0  # only this seed's run keeps the probe digits' reconstructions per epoch (the views show it)
 
@@ -43,7 +43,7 @@ PROBES_SEED = 0  # only this seed's run keeps the probe digits' reconstructions 
 def run_files(seed: int) -> tuple[str, ...]:
     """The files a run of this seed holds: extra seeds keep no probe images (they serve the seeds' spread)."""
     return RUN_FILES if seed == PROBES_SEED else RUN_FILES[:2]
-OLD_RUN_FILES = ("model.keras", "history.json", "probes.npz")  # before weights.npz: see `aecompare.upgrade`
+OLD_RUN_FILES = ("model.keras", "history.json", "probes.npz")  # before weights.npz: see `aecompare.training.upgrade`
 STAGING_PREFIX = ".staging-"
 RETRAIN = "retrain it with: python -m aecompare.train --force --only {name}"
 UPGRADE = "convert it with: python -m aecompare.train --upgrade --out {models_dir}"
@@ -402,7 +402,7 @@ def weights_limit(exp: Experiment) -> int:
 
 
 def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fix: str) -> dict:
-    """A run's record (see `aecompare.trainer`), checked against `schema.history_spec`: its epochs are
+    """A run's record (see `aecompare.training.trainer`), checked against `schema.history_spec`: its epochs are
     1, 2, ... up to what `exp` trained (or to divergence), each with one row per layer of the net."""
     record = parse_json(data, path, fix)
     try:

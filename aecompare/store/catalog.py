@@ -1,7 +1,7 @@
 """The trained runs in a models folder, loaded for reading (dashboard, evaluation, tests).
 
 `load_catalog` never raises for a bad artifact: every run that loads is returned, and each
-problem (missing file, checksum mismatch, a file that does not match `aecompare.schema`, an unlisted
+problem (missing file, checksum mismatch, a file that does not match `aecompare.store.schema`, an unlisted
 folder, a link, a duplicate entry...) becomes one message naming the file and what to do. Nothing
 here writes or deletes anything, follows a link, reads a file outside the models folder, or reads
 any file larger than its run's settings allow.
@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..maths.network import DenseLayer, forward
+from ..maths.pixel_losses import READOUTS
+from ..registry import Experiment, model_names
 from . import artifacts, schema
 from .artifacts import (
     MANIFEST,
@@ -38,9 +41,6 @@ from .artifacts import (
     run_files,
     weights_limit,
 )
-from .losses import READOUTS
-from .network import DenseLayer, forward
-from .registry import Experiment, model_names
 
 
 class Deferred:
@@ -76,7 +76,7 @@ class Run:
 
     @property
     def history(self) -> dict:
-        """The training record (`aecompare.trainer`): per epoch losses, diagnostics, seconds."""
+        """The training record (`aecompare.training.trainer`): per epoch losses, diagnostics, seconds."""
         return self.record.get()[0]
 
     @property
@@ -220,7 +220,7 @@ def _read_run_file(run_dir: Path, file: str, limit: int, entry: dict, verify: bo
 
 
 def load_run(models_dir: Path, entry: dict, verify: bool = True, defer: bool = False) -> Run:
-    """Load one manifest entry, every file checked (`aecompare.schema`); raises ArtifactError naming the file.
+    """Load one manifest entry, every file checked (`aecompare.store.schema`); raises ArtifactError naming the file.
 
     `defer`: the files are read and their sha256 checked now, but parsed (and checked) on first use (`Deferred`)."""
     exp, run_dir = check_entry(models_dir, entry)

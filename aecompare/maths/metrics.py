@@ -9,7 +9,7 @@ What is clipped, and why (the same rule everywhere):
 - MSE, MAE and SSE use the outputs as they are, unclipped: they are defined for any real output,
   and a linear model that outputs -0.2 or 1.3 is really that far off.
 - BCE and BCE minus the targets' entropy clip predictions to [1e-7, 1 - 1e-7], exactly as
-  Keras (and `losses.bce`) does: the logarithms need probabilities.
+  Keras (and `pixel_losses.bce`) does: the logarithms need probabilities.
 - PSNR and SSIM clip predictions to [0, 1]: both assume a data range of 1 (an image).
 
 Per-image values are arrays of shape (n,); `summarise` averages them over images. Units: MSE per
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses
+from . import pixel_losses
 
 # Bump when a stored figure's definition changes: results written by older code then read as stale.
 METRICS_VERSION = 3
@@ -51,12 +51,12 @@ def _square_images(a: np.ndarray) -> np.ndarray:
 
 def bce_per_image(y, p) -> np.ndarray:
     """Binary cross-entropy per pixel of each image, nats; predictions clipped to [1e-7, 1-1e-7]."""
-    return losses.bce(_flat(y), _flat(p), axis=1)
+    return pixel_losses.bce(_flat(y), _flat(p), axis=1)
 
 
 def entropy_per_image(y) -> np.ndarray:
     """Mean binary entropy H(y) per pixel of each image (nats): the lowest BCE a model can reach."""
-    return np.mean(losses.binary_entropy(_flat(y)), axis=1)
+    return np.mean(pixel_losses.binary_entropy(_flat(y)), axis=1)
 
 
 def _band(size: int, win: int) -> np.ndarray:
@@ -207,7 +207,7 @@ def band_metrics(y, p) -> dict[str, float]:
     for i in range(0, len(p), CHUNK):
         y64, p64 = t.y[i:i + CHUNK].astype(np.float64), p[i:i + CHUNK].astype(np.float64)
         sq = (p64 - y64) ** 2
-        kl = losses.bce_terms(y64, p[i:i + CHUNK]) - losses.binary_entropy(y64)
+        kl = pixel_losses.bce_terms(y64, p[i:i + CHUNK]) - pixel_losses.binary_entropy(y64)
         grey = (y64 > lo) & (y64 < hi)
         for band, mask in (("grey", grey), ("rest", ~grey)):
             sums[f"sq_{band}"] += float(sq[mask].sum())

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import artifacts
+from ..maths.metrics import METRICS_VERSION
+from ..store import artifacts
 from .columns import TABLE_DTYPES
-from .metrics import METRICS_VERSION
 
 if TYPE_CHECKING:
     from .analysis import Results

@@ -1,7 +1,7 @@
 """What a valid run folder holds, written as data derived from the run's Experiment.
 
-Every artifact a run folder holds is checked against these specs when it is loaded (`aecompare.artifacts`
-reads, `aecompare.catalog` loads): the manifest entry, `weights.npz`, `history.json` and `probes.npz`.
+Every artifact a run folder holds is checked against these specs when it is loaded (`aecompare.store.artifacts`
+reads, `aecompare.store.catalog` loads): the manifest entry, `weights.npz`, `history.json` and `probes.npz`.
 A spec says what a value must be (type, range, exact keys, exact length); `check` walks a value and its
 spec together and raises `Invalid` at the first difference, naming where it is (`epochs[3].val_loss`).
 The vocabularies (losses, activations, scales, optimizers) are the code's own tables, not copies, so a
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import DATASETS
-from .losses import LOSSES
-from .network import ACTIVATIONS
-from .registry import OPTIMIZERS, SCALES, Architecture, Experiment
+from ..data import DATASETS
+from ..maths.network import ACTIVATIONS
+from ..maths.pixel_losses import LOSSES
+from ..registry import OPTIMIZERS, SCALES, Architecture, Experiment
 
 # ---------------------------------------------------------------- limits
 
