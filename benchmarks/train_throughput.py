@@ -49,7 +49,7 @@ def flops_per_image(exp) -> int:
 
 
 def plain_fit(exps, datasets) -> tuple[float, float]:
-    """Seed 000's way: build, compile, `model.fit(x, x, epochs, batch_size)`, one model after another.
+    """Q1's way: build, compile, `model.fit(x, x, epochs, batch_size)`, one model after another.
 
     Returns (total seconds, seconds of epochs 2 and later).
     """

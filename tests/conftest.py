@@ -18,7 +18,7 @@ os.environ.setdefault("AECOMPARE_VALIDATE_CHARTS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_MODELS = REPO / "models"
-TINY_NAMES = ("norm-sigmoid-bce", "norm-softmax-bce", "raw-linear-mae", "s002-sigmoid-mse")
+TINY_NAMES = ("norm-sigmoid-bce", "norm-softmax-bce", "raw-linear-mae", "q3-sigmoid-mse")
 
 
 @pytest.fixture(scope="session")

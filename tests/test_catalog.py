@@ -90,3 +90,13 @@ def test_the_seed_the_views_draw_is_parsed_and_checked_when_loading(tmp_path):
     path = forge_weights(models, entry)
     deferred = load_catalog(models, defer_seeds=True)
     assert deferred.runs == [] and len(deferred.problems) == 1 and str(path) in deferred.problems[0]
+
+
+def test_the_default_models_folder_is_the_checkouts(monkeypatch):
+    """What `streamlit run dashboard.py` and the command lines read when AECOMPARE_MODELS is not set."""
+    from aecompare.store.artifacts import default_models_dir
+
+    monkeypatch.delenv("AECOMPARE_MODELS", raising=False)
+    assert default_models_dir() == MODELS
+    monkeypatch.setenv("AECOMPARE_MODELS", "/elsewhere/models")
+    assert default_models_dir() == Path("/elsewhere/models")

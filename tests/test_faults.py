@@ -35,7 +35,7 @@ from aecompare.store.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = tuple(dict.fromkeys(e.name for e in REGISTRY if e.seed == 0))  # one run (seed 0) of each model
-TARGET = "s002-sigmoid-bce"  # the model a single fault damages
+TARGET = "q3-sigmoid-bce"  # the model a single fault damages
 CLI_TIMEOUT = 900  # training ends by storing every result, over both datasets' full test sets
 
 
@@ -542,7 +542,7 @@ def test_sigkill_at_random_moments_never_loses_a_model(tmp_path, mnist_npz):
     the last epoch), the only phase where a kill can tear anything, timed from a clean run.
     """
     models = tmp_path / "models"
-    pair = ("s002-sigmoid-bce", "s002-sigmoid-mse")
+    pair = ("q3-sigmoid-bce", "q3-sigmoid-mse")
     cmd = [sys.executable, "-m", "aecompare.train", "--only", *pair, "--seed", "0", "--epochs", "1", "--force",
            "--skip-results", "--out", str(models), "--data", str(mnist_npz)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -39,7 +39,7 @@ from aecompare.store.catalog import load_catalog
 
 from conftest import REPO, TINY_NAMES
 
-TARGET = "s002-sigmoid-mse"  # 784-100-50-100-784: the smallest of the tiny models
+TARGET = "q3-sigmoid-mse"  # 784-100-50-100-784: the smallest of the tiny models
 MEMORY_LIMIT_MB = 200
 TIMEOUT = 600
 

@@ -77,8 +77,8 @@ def _text(at: AppTest) -> str:
 def test_views_render_on_committed_models():
     at = _run(MODELS)
     text = _text(at)
-    assert "2.3026 nats" in text  # seed 001's -log(0.1)
-    assert "?models=s002-sigmoid-bce,s002-sigmoid-mse" in text
+    assert "2.3026 nats" in text  # Q2's -log(0.1)
+    assert "?models=q3-sigmoid-bce,q3-sigmoid-mse" in text
     assert not at.error
 
 
@@ -95,32 +95,32 @@ def test_views_render_with_no_models(tmp_path):
     at = _run(tmp_path / "nothing-here")
     text = _text(at)
     assert "2.3026 nats" in text
-    assert "No seed-002 model" in text and "No softmax model" in text
+    assert "No Q3 model" in text and "No softmax model" in text
 
 
 @needs_pyarrow
 def test_cross_entropy_view_reacts_to_inputs(tmp_path):
     at = _run(tmp_path)
-    at.text_input(key="q001_pred").input("[0.1 0.6 0.1 0.1 0.1]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.6 0.1 0.1 0.1]").run()
     assert not at.exception
-    at.text_input(key="q001_pred").input("[0.1 0.5 0.4]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.5 0.4]").run()
     assert not at.exception
     assert any("3 entries but the label has 5" in e.value for e in at.error)
-    at.text_input(key="q001_pred").input("[0.1 -0.5 0.1 0.1 1.2]").run()
+    at.text_input(key="q2_pred").input("[0.1 -0.5 0.1 0.1 1.2]").run()
     assert any("negative" in e.value for e in at.error)
-    at.text_input(key="q001_pred").input("[0.1 0.5 0.1 0.1 0.2]").run()
-    at.text_input(key="q001_label").input("[0.5 0.5 0 0 0]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.5 0.1 0.1 0.2]").run()
+    at.text_input(key="q2_label").input("[0.5 0.5 0 0 0]").run()
     assert any("not one-hot" in i.value for i in at.info)
-    at.text_input(key="q001_label").input("[1 0 0 0 0]").run()
-    at.text_input(key="q001_pred").input("[1 5 1 1 2]").run()
+    at.text_input(key="q2_label").input("[1 0 0 0 0]").run()
+    at.text_input(key="q2_pred").input("[1 5 1 1 2]").run()
     assert any("divided by that sum" in i.value for i in at.info)
-    at.number_input(key="q001_n").set_value(1024).run()
+    at.number_input(key="q2_n").set_value(1024).run()
     assert "**10 bits**" in _text(at)
 
 
 def test_evidence_is_plain_data_and_empty_without_models(tmp_path):
     ev = questions_evidence(load_catalog(tmp_path), None)
-    assert ev["available"] == [] and ev["softmax"] == [] and ev["s002"]["runs"] == []
+    assert ev["available"] == [] and ev["softmax"] == [] and ev["q3"]["runs"] == []
     assert isinstance(ev["raw_bce"]["curves"], pd.DataFrame) and ev["raw_bce"]["curves"].empty
 
 
@@ -128,7 +128,7 @@ def test_evidence_is_plain_data_and_empty_without_models(tmp_path):
 def test_evidence_from_committed_models_is_read_from_records():
     catalog = load_catalog(MODELS)
     ev = questions_evidence(catalog, None)
-    for r in ev["s002"]["runs"]:
+    for r in ev["q3"]["runs"]:
         run = catalog.by_name(r["name"])[0]
         frame = r["frame"]
         assert len(frame) == len(run.history["epochs"]) + 1  # epoch 0 = before training

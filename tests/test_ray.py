@@ -104,7 +104,7 @@ def test_cli_says_when_no_cluster_listens_at_the_address(tmp_path):
 def test_cli_trains_on_a_local_cluster_and_then_skips_the_runs_it_trained(tmp_path, mnist):
     """The full MNIST; a cluster of its own (before the module's cluster starts, so the two never share the cores)."""
     pytest.importorskip("ray")
-    names = ["raw-linear-mae", "s002-sigmoid-mse"]
+    names = ["raw-linear-mae", "q3-sigmoid-mse"]
     args = ("--only", *names, "--seed", "0", "--epochs", "1", "--out", str(tmp_path / "models"), "--skip-results")
     result = run_cli("--ray", "local", *args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -136,7 +136,7 @@ def local_cluster():
 def two_groups() -> list:
     """Three tiny runs in two training groups: two nets at batch 100, one at batch 50."""
     by_name = {e.name: e for e in tiny_experiments()}
-    exps = [by_name["raw-linear-mae"], by_name["s002-sigmoid-mse"],
+    exps = [by_name["raw-linear-mae"], by_name["q3-sigmoid-mse"],
             dataclasses.replace(by_name["norm-sigmoid-bce"], batch_size=50)]
     assert len({group_key(e) for e in exps}) == 2
     return exps

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from aecompare.maths.pixel_losses import LOSSES
-from aecompare.registry import REGISTRY, SEED000_NET, Experiment, Optimizer
+from aecompare.registry import Q1_NET, REGISTRY, Experiment, Optimizer
 from aecompare.store import artifacts
 from aecompare.store.catalog import is_up_to_date, load_catalog
 
@@ -73,7 +73,7 @@ def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
     """Linear output, raw 0-255 targets, SGD with a huge step: the loss overflows within two epochs."""
     from aecompare.training.trainer import train_all
 
-    exploding = Experiment("raw-linear-mse", SEED000_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
+    exploding = Experiment("raw-linear-mse", Q1_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
     entry = train_all([exploding], small_mnist, tmp_path)[0]
     run = load_catalog(tmp_path).runs[0]
     assert entry["diverged_epoch"] == run.history["diverged_epoch"] is not None
@@ -87,7 +87,7 @@ def test_saved_weights_are_the_trained_models_and_rebuild_in_keras(tmp_path, sma
     from aecompare.training.keras_models import rebuild_model
     from aecompare.training.trainer import GroupTrainer
 
-    exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "s002-sigmoid-mse")]
+    exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "q3-sigmoid-mse")]
     trainer = GroupTrainer(exps, small_mnist)
     trainer.run(tmp_path)
     catalog = load_catalog(tmp_path)
@@ -149,7 +149,7 @@ def test_a_run_trained_in_a_group_of_other_seeds_has_the_weights_it_has_alone(tm
     initialisation, shuffle order and optimizer state: the group changes nothing but the order of float sums."""
     from aecompare.training.trainer import GroupTrainer, group_key
 
-    base = next(e for e in tiny_experiments(epochs=2) if e.name == "s002-sigmoid-mse")
+    base = next(e for e in tiny_experiments(epochs=2) if e.name == "q3-sigmoid-mse")
     other = next(e for e in tiny_experiments(epochs=2) if e.name == "raw-linear-mae")
     group = [dataclasses.replace(base, seed=s) for s in (0, 1, 2)] + [dataclasses.replace(other, seed=1)]
     assert len({group_key(e) for e in group}) == 1

@@ -125,8 +125,8 @@ def _bce_vs_mse(t: _Table) -> Finding | None:
     return Finding("bce-vs-mse", title, True, text, f, {"tab": "Losses", "models": f"{a},{b}"}, (a, b))
 
 
-def _s002(t: _Table) -> Finding | None:
-    sgd, adam = ("s002-sigmoid-bce", "s002-sigmoid-mse"), ("s002-sigmoid-bce-adam", "s002-sigmoid-mse-adam")
+def _q3(t: _Table) -> Finding | None:
+    sgd, adam = ("q3-sigmoid-bce", "q3-sigmoid-mse"), ("q3-sigmoid-bce-adam", "q3-sigmoid-mse-adam")
     if not t.has(*sgd, *adam):
         return None
     blob = t.value("mean-image", "sse_per_image")
@@ -134,13 +134,13 @@ def _s002(t: _Table) -> Finding | None:
     sgd_blobs = all(t.verdict(n) == "blob" and abs(t.value(n, "sse_per_image") / blob - 1) < 0.02 for n in sgd)
     adam_learn = all(t.value(n, "sse_per_image") < 0.5 * blob and t.verdict(n) == "healthy" for n in adam)
     holds = sgd_blobs and adam_learn
-    text = (f"Seed 002's net (784-100-50-100-784, sigmoid everywhere) under plain SGD (lr 0.1): SSE per image "
-            f"{f['s002-sigmoid-bce_sse']:.1f} with BCE and {f['s002-sigmoid-mse_sse']:.1f} with MSE, against "
-            f"{blob:.1f} for the mean image. The same net with Adam: {f['s002-sigmoid-bce-adam_sse']:.2f} and "
-            f"{f['s002-sigmoid-mse-adam_sse']:.2f}. ")
+    text = (f"Q3's net (784-100-50-100-784, sigmoid everywhere) under plain SGD (lr 0.1): SSE per image "
+            f"{f['q3-sigmoid-bce_sse']:.1f} with BCE and {f['q3-sigmoid-mse_sse']:.1f} with MSE, against "
+            f"{blob:.1f} for the mean image. The same net with Adam: {f['q3-sigmoid-bce-adam_sse']:.2f} and "
+            f"{f['q3-sigmoid-mse-adam_sse']:.2f}. ")
     text += ("Under SGD both losses end as the blob; with Adam both learn: the optimizer decides, not the loss."
              if holds else "The blob-under-SGD, learns-under-Adam pattern is **not what these models show**.")
-    return Finding("s002", "Seed 002's blob is the optimizer's doing, not the loss's", holds, text, f,
+    return Finding("q3", "Q3's blob is the optimizer's doing, not the loss's", holds, text, f,
                    {"tab": "Q3 · CE vs MSE", "models": ",".join((*sgd, *adam))}, (sgd[0], adam[0]))
 
 
@@ -240,7 +240,7 @@ def findings(results: Results, mean_lit_pixels: float) -> list[Finding]:
     `mean_lit_pixels`: the mean number of pixels above 0.5 in a test image (the softmax ceiling's k).
     """
     t = _Table(results)
-    made = [_softmax(t, mean_lit_pixels), _raw(t), _bce_vs_mse(t), _s002(t), _pca(t), _codes(t), _cb(t), _fashion(t)]
+    made = [_softmax(t, mean_lit_pixels), _raw(t), _bce_vs_mse(t), _q3(t), _pca(t), _codes(t), _cb(t), _fashion(t)]
     return [f for f in made if f is not None]
 
 

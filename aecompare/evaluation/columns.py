@@ -15,7 +15,7 @@ TABLE_COLUMNS = ("name", "kind", "seed", "loss", "scale", "readout", "own_loss_l
 INT_COLUMNS = ("seed", "best_epoch", "epochs", "batch_size")
 TEXT_COLUMNS = ("name", "kind", "family", "arch", "hidden_activation", "activation", "loss", "scale", "optimizer",
                 "dataset", "readout", "note")
-# The table's column types, kept through CSV: integers stay integers ("0", not "0.0"), "000" stays text.
+# The table's column types, kept through CSV: integers stay integers ("0", not "0.0"), text stays text.
 TABLE_DTYPES = {**dict.fromkeys(INT_COLUMNS, "Int64"), **dict.fromkeys(TEXT_COLUMNS, "str")}
 
 

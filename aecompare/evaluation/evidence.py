@@ -21,8 +21,8 @@ from .records import probe_outputs
 SOFTMAX_MODELS = ("raw-softmax-bce", "norm-softmax-bce")
 RAW_BCE_MODELS = ("raw-softmax-bce", "raw-sigmoid-bce")
 RAW_OTHER_MODELS = ("raw-sigmoid-mse", "raw-linear-mae")
-S002_MODELS = ("s002-sigmoid-bce", "s002-sigmoid-mse")
-ADAM_CONTRAST = ("s002-sigmoid-bce-adam", "s002-sigmoid-mse-adam", "norm-sigmoid-bce", "norm-sigmoid-mse")
+Q3_SGD_MODELS = ("q3-sigmoid-bce", "q3-sigmoid-mse")
+ADAM_CONTRAST = ("q3-sigmoid-bce-adam", "q3-sigmoid-mse-adam", "norm-sigmoid-bce", "norm-sigmoid-mse")
 N_EVIDENCE_IMAGES = 1000  # test images used for output ranges and lit-pixel counts
 WEIGHTS_ZERO_RATIO = 0.1  # "went to zero": first-layer norm below 10% of its initial value
 
@@ -93,9 +93,9 @@ def _raw_bce_evidence(catalog, test_images: np.ndarray | None) -> dict:
     return out
 
 
-def s002_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float | None,
+def q3_reading(frame: pd.DataFrame, diverged_epoch, loss: str, blob_mse: float | None,
                  stats: dict | None = None) -> dict:
-    """A plain-language reading of one seed-002 run, computed from its per-epoch records and (`stats`) the
+    """A plain-language reading of one Q3 run, computed from its per-epoch records and (`stats`) the
     `diagnostics.output_statistics` of its reconstructions of test images, which decide the verdict."""
     first, last = frame.iloc[0], frame.iloc[-1]
     ratio = float(last.first_layer_fro_norm / first.first_layer_fro_norm) if first.first_layer_fro_norm else math.nan
@@ -129,11 +129,11 @@ def mean_pixel_variance(test_images: np.ndarray) -> float:
     return float(var.mean() / 255**2)
 
 
-def _s002_evidence(catalog, test_images: np.ndarray | None, output_stats) -> dict:
+def _q3_evidence(catalog, test_images: np.ndarray | None, output_stats) -> dict:
     blob_mse = None if test_images is None else mean_pixel_variance(test_images)
     stats_of = output_stats or (lambda name, seed: None)
     runs = []
-    for name in S002_MODELS:
+    for name in Q3_SGD_MODELS:
         for run in [r for r in catalog.by_name(name)[:1] if r.probes is not None]:
             f = history_frame(run)
             f.attrs["first_units"] = run.layers[0].units if run.layers else 0
@@ -142,7 +142,7 @@ def _s002_evidence(catalog, test_images: np.ndarray | None, output_stats) -> dic
                          "frame": f, "probes": run.probes,
                          "probe_targets": (unit_images(test_images[run.probes["index"]])
                                            if test_images is not None else None),
-                         "reading": s002_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse,
+                         "reading": q3_reading(f, run.history.get("diverged_epoch"), run.exp.loss, blob_mse,
                                                  stats_of(run.name, run.seed))})
     contrast = []
     for name in ADAM_CONTRAST:
@@ -172,13 +172,13 @@ def questions_evidence(catalog, test_images: np.ndarray | None = None, output_st
         "ceiling": (ex.softmax_ceiling_summary(unit_images(test_images[:N_EVIDENCE_IMAGES]))
                     if test_images is not None else None),
         "raw_bce": _raw_bce_evidence(catalog, test_images) if catalog is not None else {"curves": pd.DataFrame()},
-        "s002": (_s002_evidence(catalog, test_images, output_stats) if catalog is not None
+        "q3": (_q3_evidence(catalog, test_images, output_stats) if catalog is not None
                  else {"runs": [], "contrast": []}),
     }
 
 
-def s002_summary(runs: list[dict], contrast: list[dict]) -> str:
-    """What the seed-002 records say about the asker's explanation, worded from the computed readings."""
+def q3_summary(runs: list[dict], contrast: list[dict]) -> str:
+    """What the Q3 records say about the asker's explanation, worded from the computed readings."""
     by_loss = {r["loss"]: r["reading"] for r in runs}
     parts = []
     zero = [r["name"] for r in runs if r["reading"]["weights_went_to_zero"]]
@@ -205,8 +205,8 @@ def s002_summary(runs: list[dict], contrast: list[dict]) -> str:
         parts.append("With Adam, " + ", ".join(f"{c['name']} ({c['arch']}: spread {c['spread_last']:.2f}, val MSE "
                                                f"{c['val_mse_last']:.4f})" for c in learned)
                      + " reconstruct with the same two losses.")
-        s002_arch = {c["arch"] for c in contrast if c["name"].startswith("s002-")}
-        if blobs and any(c["arch"] in s002_arch for c in learned):
-            parts.append("On seed 002's own net only the optimizer differs from the SGD runs, so here the "
+        q3_arch = {c["arch"] for c in contrast if c["name"].startswith("q3-")}
+        if blobs and any(c["arch"] in q3_arch for c in learned):
+            parts.append("On Q3's own net only the optimizer differs from the SGD runs, so here the "
                          "optimizer, not the loss, decides whether the model blobs.")
     return " ".join(parts)

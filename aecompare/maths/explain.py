@@ -3,7 +3,7 @@
 Units: every loss and entropy here is in **nats** (natural log, what Keras reports) unless a
 function takes `base=2` (**bits**) or says so in its name. `nats / ln 2 = bits`.
 
-Decisions on inputs (seed 001's calculator):
+Decisions on inputs (Q2's calculator):
 - a *prediction* must have the label's length and no negative or non-finite entry; if it does not sum
   to 1 it is divided by its sum, as Keras' `categorical_crossentropy` does, and the note says so;
 - a *label* must be non-negative and sum to 1 (within 1e-6): it is the ground truth, so it is never
@@ -125,7 +125,7 @@ def check_pair(label, prediction) -> CheckedPair:
     return CheckedPair(y, q, notes)
 
 
-# ------------------------------------------------------------------ entropies (seed 001)
+# ------------------------------------------------------------------ entropies (Q2)
 
 
 def _log(x, base: float | None):
@@ -238,7 +238,7 @@ def loss_table(y: float, ps) -> list[dict]:
              "mae": float(absolute_error(y, p))} for p in ps]
 
 
-# ------------------------------------------------------------------ softmax over 784 pixels (seed 000)
+# ------------------------------------------------------------------ softmax over 784 pixels (Q1)
 
 
 def lit_pixel_counts(images_unit, threshold: float = 0.5) -> np.ndarray:
@@ -267,7 +267,7 @@ def softmax_ceiling_summary(images_unit, threshold: float = 0.5) -> dict:
             "counts": k}
 
 
-# ------------------------------------------------------------------ BCE on raw 0-255 targets (seed 000)
+# ------------------------------------------------------------------ BCE on raw 0-255 targets (Q1)
 
 
 def raw_bce_curve(y: float, p) -> np.ndarray:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import REPO
 from ..maths.network import DenseLayer
 from ..registry import Experiment
 from . import schema
@@ -51,7 +52,7 @@ UPGRADE = "convert it with: python -m aecompare.train --upgrade --out {models_di
 
 def default_models_dir() -> Path:
     """The models folder the app and the command lines use: $AECOMPARE_MODELS, else models/ in the checkout."""
-    return Path(os.environ.get("AECOMPARE_MODELS") or Path(__file__).resolve().parent.parent / "models")
+    return Path(os.environ.get("AECOMPARE_MODELS") or REPO / "models")
 
 
 class ArtifactError(RuntimeError):

@@ -282,7 +282,7 @@ def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
 
 
 def registry_order(run: Run) -> tuple:
-    """Sort key: the registry's order of models (raw, then normalised, then seed 002's; within each the
+    """Sort key: the registry's order of models (raw, then normalised, then Q3's net; within each the
     output/loss pairs softmax+BCE, sigmoid+BCE, sigmoid+MSE, linear+MAE), then seed. Models the
     registry does not know (trained from another registry) come last, by name."""
     order = {name: i for i, name in enumerate(model_names())}

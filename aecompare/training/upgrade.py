@@ -1,4 +1,8 @@
-"""Converting runs of the old format (model.keras) into weights.npz: `python -m aecompare.train --upgrade`.
+"""Bringing runs of older versions up to date: `python -m aecompare.train --upgrade`.
+
+Two changes are migrated. Runs named in the old vocabulary of the questions (the seed files' numbers: models
+`s002-*`, net families "000" and "002") are renamed to Q1-Q3's (`q3-*`, "q1", "q3"): see `rename_entry`. And
+runs of the old format (model.keras) are converted into weights.npz, as follows.
 
 A run's weights used to be a Keras file, which the app read with h5py; that opened a class of bugs
 (HDF5 external storage reading any file of the server, compressed bombs, crafted layer configs). The
@@ -16,9 +20,12 @@ removed. A kill at any moment leaves a run the catalog loads, or one the next --
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -27,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import Experiment
+from ..registry import FORMER_FAMILIES, FORMER_NAMES, Experiment
 from ..store import artifacts, schema
 from ..store.artifacts import ArtifactError
 from ..store.catalog import entry_settings
@@ -206,8 +213,75 @@ def remove_leftovers(models_dir: Path, entries: list) -> list[Path]:
     return removed
 
 
+def renamed(experiment: dict) -> dict:
+    """An experiment (`Experiment.to_dict`) in the questions' vocabulary: its name and its net's family."""
+    arch = experiment.get("arch") or {}
+    return {**experiment, "name": FORMER_NAMES.get(experiment.get("name"), experiment.get("name")),
+            "arch": {**arch, "family": FORMER_FAMILIES.get(arch.get("family"), arch.get("family"))}}
+
+
+def needs_rename(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("experiment"), dict) \
+        and renamed(entry["experiment"]) != entry["experiment"]
+
+
+def renamed_history(data: bytes, path: Path, exp: Experiment) -> bytes:
+    """history.json of a renamed run: its experiment, settings and the runs it trained with, in the new names."""
+    record = artifacts.parse_json(data, path, "it is not renamed")
+    record.update(experiment=exp.to_dict(), settings=exp.settings())
+    record["trained_with"] = ["/".join([FORMER_NAMES.get(n, n), *rest]) for n, *rest in
+                              (str(run).split("/") for run in record.get("trained_with", []))]
+    return json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
+
+
+def rename_entry(models_dir: Path, entry: dict) -> str:
+    """Rename one run: its files (sha256-checked, history.json with the new names) published as a new run folder
+    through staging and the manifest, as a retrain would be; then the old entry dropped and its folder removed. A
+    kill at any moment leaves the old run, the new one, or both (the next --upgrade finishes); never neither."""
+    _, run_dir, _ = entry_settings(models_dir, entry)
+    exp = Experiment.from_dict(renamed(entry["experiment"]))
+    published = artifacts.find_entry(artifacts.read_manifest(models_dir), exp.name, exp.seed)
+    if not (published and Experiment.from_dict(published["experiment"]) == exp):
+        files = {f: artifacts.read_bounded(run_dir / f, limit, "restore it from git, or retrain it")
+                 for f, limit in (("weights.npz", artifacts.weights_limit(exp)),
+                                  ("history.json", schema.history_limit(exp)),
+                                  ("probes.npz", schema.probes_limit(exp))) if f in entry["files"]}
+        for f, data in files.items():
+            if hashlib.sha256(data).hexdigest() != entry["files"][f]:
+                raise ArtifactError(f"{run_dir / f} does not match its sha256 in the manifest; it is not renamed: "
+                                    "restore it from git, or retrain it")
+        files["history.json"] = renamed_history(files["history.json"], run_dir / "history.json", exp)
+        with artifacts.staged_run(models_dir, exp) as stage:
+            for f, data in files.items():
+                (stage.dir / f).write_bytes(data)
+            published = stage.commit(artifacts.entry_summary(entry))  # a run of the same name: replaced
+    doc = artifacts.read_manifest_doc(models_dir)
+    if entry in doc["models"]:
+        artifacts.write_manifest(models_dir, [e for e in doc["models"] if e != entry], doc)
+    if run_dir.is_dir():
+        doomed = run_dir.parent / f"{artifacts.STAGING_PREFIX}renamed-{run_dir.name}"
+        os.replace(run_dir, doomed)
+        shutil.rmtree(doomed)
+    with contextlib.suppress(OSError):
+        run_dir.parent.rmdir()  # the former name's folder, once empty
+    return published["path"]
+
+
+def rename_all(models_dir: Path, entries: list) -> int:
+    """`rename_entry` every run named in the old vocabulary; one line per run; the number that failed."""
+    failed = 0
+    for entry in [e for e in entries if needs_rename(e)]:
+        try:
+            print(f"renamed {entry['path']} to {rename_entry(models_dir, entry)}", flush=True)
+        except ArtifactError as e:
+            failed += 1
+            print(f"error: {e}", file=sys.stderr, flush=True)
+    return failed
+
+
 def main(models_dir: Path) -> int:
-    """Convert every old-format run of `models_dir`; print one line per run; 1 if any could not be converted."""
+    """Convert every old-format run of `models_dir`, then rename every run named in the old vocabulary; print one
+    line per run; 1 if any could not be."""
     models_dir = Path(models_dir)
     try:
         entries = artifacts.read_manifest(models_dir)
@@ -227,6 +301,6 @@ def main(models_dir: Path) -> int:
     for leftover in remove_leftovers(models_dir, artifacts.read_manifest(models_dir)):
         print(f"removed {leftover}: a leftover of an earlier upgrade", flush=True)
     print(f"{len(old) - failed} run(s) converted, {failed} not" if old else
-          f"nothing to upgrade in {models_dir}: every run is in the current format")
+          f"nothing to convert in {models_dir}: every run is in the current format")
+    failed += rename_all(models_dir, artifacts.read_manifest(models_dir))
     return 1 if failed else 0
-

@@ -14,7 +14,7 @@ from ..maths.pixel_losses import cb_log_norm
 from .common import Context, cached_spec, chart_data, show_table
 from .images import png_bytes, strip
 
-PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("s002-sigmoid-bce-adam", "s002-sigmoid-cb-adam"))
+PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("q3-sigmoid-bce-adam", "q3-sigmoid-cb-adam"))
 GREY_TARGETS = (0.1, 0.25, 0.5, 0.67, 0.8, 0.9)
 
 
@@ -85,7 +85,7 @@ def render_models(ctx: Context) -> None:
                                      for n in p)]
     if not pairs or results is None or ctx.test is None:
         st.info("No pair of BCE and CB models in this folder: train them with "
-                "`python -m aecompare.train --only norm-sigmoid-cb s002-sigmoid-cb-adam`.")
+                "`python -m aecompare.train --only norm-sigmoid-cb q3-sigmoid-cb-adam`.")
         return
     table = results.table
     rows = table[(table["kind"] == "model") & table["name"].isin([n for p in pairs for n in p])]

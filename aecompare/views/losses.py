@@ -130,7 +130,7 @@ PAIRS = ("sigmoid-bce", "sigmoid-mse", "sigmoid-cb", "linear-mae", "softmax-bce"
 
 
 def datasets_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
-    """The same output/loss pairs (seed 000's net, normalised pixels) on MNIST and on Fashion-MNIST: MSE over
+    """The same output/loss pairs (Q1's net, normalised pixels) on MNIST and on Fashion-MNIST: MSE over
     all pixels and over the mid-grey ones, mean ± std over seeds, and each pair's rank on each dataset."""
     summary = seed_summary(table).set_index("name")
 
@@ -158,7 +158,7 @@ def show(ctx: Context) -> None:
     if results is not None and results.table["dataset"].nunique() > 1:
         st.markdown("**The same losses on both datasets**")
         show_table(datasets_side_by_side(results.table), hide_index=True, width="stretch")
-        st.caption("Seed 000's net on normalised pixels, trained on each dataset and scored on its own test images "
+        st.caption("Q1's net on normalised pixels, trained on each dataset and scored on its own test images "
                    "(± over seeds where several were trained). Grey pixels: targets strictly between 0.1 and 0.9 "
                    "(8.6% of MNIST's test pixels, 40% of Fashion-MNIST's), where the losses treat targets "
                    "differently. CB models are read through their mean E[x | λ]. " + GLOSSARY_LINK)

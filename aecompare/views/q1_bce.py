@@ -1,4 +1,4 @@
-"""Q1 · BCE in an autoencoder (seed 000): BCE's minimum at p = y, the softmax's 1/k ceiling, raw targets."""
+"""Q1 · BCE in an autoencoder (Q1): BCE's minimum at p = y, the softmax's 1/k ceiling, raw targets."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from .loaders import question_evidence
 
 
 def render_bce_autoencoder(evidence: dict | None) -> None:
-    """Seed 000: BCE's minimum at p = y (value H(y)); softmax's 1/k ceiling; raw 0-255 targets' missing floor."""
+    """Q1: BCE's minimum at p = y (value H(y)); softmax's 1/k ceiling; raw 0-255 targets' missing floor."""
     available = evidence_part(evidence, "available", [])
     st.subheader("Binary cross-entropy in an autoencoder")
-    st.caption("Seed 000: 784-128-64-28-64-128-784, ReLU, softmax output, binary_crossentropy, on raw MNIST. "
-               "Losses in nats per pixel.")
+    st.caption("The asker's net: 784-128-64-28-64-128-784, ReLU, softmax output, binary_crossentropy, on raw "
+               "MNIST. Losses in nats per pixel.")
 
     st.markdown("#### BCE for one pixel: minimum at p = y, equal to the entropy H(y)")
-    y = st.slider("Target pixel value y", 0.0, 1.0, 0.3, 0.01, key="q000_y")
+    y = st.slider("Target pixel value y", 0.0, 1.0, 0.3, 0.01, key="q1_y")
     _, h = ex.bce_minimum(y)
     c1, c2 = st.columns(2)
     c1.vega_lite_chart(bce_chart(y), width="stretch")
@@ -157,7 +157,7 @@ def raw_models_chart(curves: pd.DataFrame, floor: float | None) -> alt.LayerChar
 
 def _raw_section(evidence: dict | None, available: list[str]) -> None:
     st.markdown("#### Raw 0–255 targets: BCE has no lower bound")
-    y_raw = st.select_slider("Raw target y", options=[2, 10, 50, 128, 255], value=255, key="q000_yraw")
+    y_raw = st.select_slider("Raw target y", options=[2, 10, 50, 128, 255], value=255, key="q1_yraw")
     floor = float(ex.bce_clipped_floor(y_raw))
     c1, c2 = st.columns(2)
     c1.vega_lite_chart(raw_target_chart(y_raw), width="stretch")

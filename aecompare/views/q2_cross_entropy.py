@@ -1,4 +1,4 @@
-"""Q2 · Cross-entropy explained (seed 001): the loss term by term, the logit gradient q − y, entropy in bits."""
+"""Q2 · Cross-entropy explained (Q2): the loss term by term, the logit gradient q − y, entropy in bits."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ def gradient_chart(label: tuple[float, ...], *predictions: tuple[float, ...]) ->
 
 
 def render_cross_entropy() -> None:
-    """Seed 001: categorical cross-entropy term by term, the logit gradient p - y, entropy in bits, CE = H + KL."""
+    """Q2: categorical cross-entropy term by term, the logit gradient p - y, entropy in bits, CE = H + KL."""
     st.subheader("Cross-entropy, explained")
-    st.caption("Seed 001: a 5-class softmax classifier, one example. All losses in nats (natural log, as Keras "
-               "reports them) unless marked bits.")
+    st.caption("The asker's example: a 5-class softmax classifier, one example. All losses in nats (natural log, "
+               "as Keras reports them) unless marked bits.")
     c1, c2 = st.columns(2)
-    label_text = c1.text_input("True label y", "[1 0 0 0 0]", key="q001_label")
-    pred_text = c2.text_input("Prediction q (softmax output)", "[0.1 0.5 0.1 0.1 0.2]", key="q001_pred")
-    other_text = st.text_input("Compare with another prediction", "[0.1 0.6 0.1 0.1 0.1]", key="q001_other")
+    label_text = c1.text_input("True label y", "[1 0 0 0 0]", key="q2_label")
+    pred_text = c2.text_input("Prediction q (softmax output)", "[0.1 0.5 0.1 0.1 0.2]", key="q2_pred")
+    other_text = st.text_input("Compare with another prediction", "[0.1 0.6 0.1 0.1 0.1]", key="q2_other")
     try:
         pair = ex.check_pair(label_text, pred_text)
         other = ex.check_pair(label_text, other_text)
@@ -75,7 +75,7 @@ def render_cross_entropy() -> None:
 
 def _entropy_sections(pair) -> None:
     st.markdown("#### Entropy of n equally likely outcomes")
-    n = st.number_input("n outcomes", min_value=1, max_value=10**12, value=8, step=1, key="q001_n")
+    n = st.number_input("n outcomes", min_value=1, max_value=10**12, value=8, step=1, key="q2_n")
     bits = ex.uniform_entropy_bits(int(n))
     st.markdown(f"H = log₂ {int(n)} = **{bits:.4g} bits** = {bits * ex.LN2:.4g} nats "
                 f"(each outcome has probability 1/{int(n)}; 8 → 3 bits, 1024 → 10 bits).")

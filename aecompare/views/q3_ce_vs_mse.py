@@ -1,4 +1,4 @@
-"""Q3 · CE vs MSE (seed 002): shifted BCE, MSE and MAE around a target; seed 002's net under SGD and Adam."""
+"""Q3 · CE vs MSE (Q3): shifted BCE, MSE and MAE around a target; Q3's net under SGD and Adam."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def losses_around_chart(target: float) -> alt.LayerChart:
 
 
 @cached_spec
-def s002_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.LayerChart:
-    """One per-epoch record of the seed-002 runs, one line per model (output spread: with the blob threshold)."""
+def q3_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.LayerChart:
+    """One per-epoch record of the Q3 runs, one line per model (output spread: with the blob threshold)."""
     ch = alt.Chart(every_few_epochs(frame)).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch (0 = before training)"),
         y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
@@ -62,12 +62,12 @@ def s002_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.
 
 
 def render_ce_vs_mse(evidence: dict | None) -> None:
-    """Seed 002: shifted BCE vs MSE vs MAE around a target, beside the seed-002 models trained with plain SGD."""
+    """Q3: shifted BCE vs MSE vs MAE around a target, beside the Q3 models trained with plain SGD."""
     available = evidence_part(evidence, "available", [])
     st.subheader("Cross-entropy against MSE around a target")
-    st.caption("Seed 002: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the output "
-               "was always a blob' and the first-layer weights went to zero; MSE worked.")
-    target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q002_target")
+    st.caption("The asker's net: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the "
+               "output was always a blob' and the first-layer weights went to zero; MSE worked.")
+    target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q3_target")
     left, right = neighbours(target)
     marks = loss_marks(target)
     c1, c2 = st.columns([3, 2])
@@ -82,29 +82,29 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
     c2.markdown(f"Shifted BCE at {right:.2f} is **{b_right / b_left:.2f}×** its value at {left:.2f}: being "
                 f"{worse} the target costs more, while MSE and MAE give both sides the same value.")
 
-    _s002_models(evidence, available)
+    _q3_models(evidence, available)
 
 
-def _s002_models(evidence: dict | None, available: list[str]) -> None:
-    st.markdown("#### The seed-002 models (plain SGD, lr 0.1)")
-    s002 = evidence_part(evidence, "s002", {})
-    runs = s002.get("runs") or []
+def _q3_models(evidence: dict | None, available: list[str]) -> None:
+    st.markdown("#### The Q3 models (plain SGD, lr 0.1)")
+    q3 = evidence_part(evidence, "q3", {})
+    runs = q3.get("runs") or []
     if not runs:
-        st.info("No seed-002 model in models/ — " + models_link(ev.S002_MODELS, available))
+        st.info("No Q3 model in models/ — " + models_link(ev.Q3_SGD_MODELS, available))
     else:
         frame = pd.concat([r["frame"] for r in runs], ignore_index=True)
         metric_names = {"output_spread": "output spread (1 = follows input)",
                         "first_layer_fro_norm": "first-layer weight norm ‖W₁‖_F"}
         cols = st.columns(2)
         for col, (metric, title) in zip(cols, metric_names.items(), strict=True):
-            col.vega_lite_chart(s002_chart(frame, metric, title), width="stretch")
+            col.vega_lite_chart(q3_chart(frame, metric, title), width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
                         f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the outputs vary far less "
                         "than the inputs (a blob's sign). Drawn: every epoch up to 10, then every 5th and the last.")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
         kept = sorted(set.intersection(*(set(probe_epochs(r["probes"])) for r in runs)))
-        epoch = st.select_slider("Reconstructions after epoch", kept, kept[-1], key="q002_epoch",
+        epoch = st.select_slider("Reconstructions after epoch", kept, kept[-1], key="q3_epoch",
                                  help="Runs keep their probe images after every epoch up to 10, then every 5th.")
         for r in runs:
             st.markdown(f"**{r['name']}** ({r['loss']}, {r['optimizer']})")
@@ -117,8 +117,8 @@ def _s002_models(evidence: dict | None, available: list[str]) -> None:
                        + f"reconstructions after epoch {epoch}, on the true [0, 1] scale (not stretched).")
             for line in r["reading"]["text"]:
                 st.markdown("- " + line)
-        st.markdown("**Reading.** " + ev.s002_summary(runs, s002.get("contrast") or []))
-    st.markdown("Models: " + models_link(ev.S002_MODELS, available) + "; the same losses with Adam: "
+        st.markdown("**Reading.** " + ev.q3_summary(runs, q3.get("contrast") or []))
+    st.markdown("Models: " + models_link(ev.Q3_SGD_MODELS, available) + "; the same losses with Adam: "
                 + models_link(ev.ADAM_CONTRAST, available) + ".")
 
 
