@@ -1,7 +1,7 @@
 """aecompare dashboard: `streamlit run dashboard.py`. Compares every trained autoencoder in models/.
 
 Thin on purpose: page setup, the shared data (`aecompare.views.loaders`), the sidebar, the tabs.
-Never imports TensorFlow: models run through the numpy forward pass (`aecompare.network`), and the
+Never imports TensorFlow: models run through the numpy forward pass (`aecompare.maths.network`), and the
 test-set figures are read from the results stored next to the models. The models folder is
 $AECOMPARE_MODELS, default models/ next to this file.
 """
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from aecompare.artifacts import default_models_dir
+from aecompare import views
 from aecompare.data import DATASETS
 from aecompare.digits import choose_digits
-from aecompare.views import TABS, legend, loaders, server, sidebar
+from aecompare.store.artifacts import default_models_dir
+from aecompare.views import legend, loaders, server, sidebar
 from aecompare.views.common import Context
 
 
@@ -32,7 +33,7 @@ def main() -> None:
     datasets = dict.fromkeys(["mnist", *(r.exp.dataset for r in firsts)])
     state = sidebar.render({d: {r.name: r.exp for r in firsts if r.exp.dataset == d} for d in datasets},
                            {d: DATASETS[d].title for d in datasets if d in DATASETS})
-    legend.render(catalog, loaders.fresh_results(models_dir))
+    legend.render(loaders.legend_lines(models_dir))
     test, test_error = loaders.test_set(state.dataset)
     if test_error:
         st.error(test_error)
@@ -46,14 +47,21 @@ def main() -> None:
                                                      "per_image_mse")
     indices = (choose_digits(state.mode, test.y, indices=state.indices, seed=state.seed, n=state.n,
                              per_image_error=ranking) if test is not None else [])
-    ctx = Context(models_dir, catalog, runs, test, loaders.test_x_unit(state.dataset), indices, state)
+    ctx = Context(models_dir, catalog, runs, test, indices, state)
     st.caption(f"{len(catalog.runs)} trained runs in {Path(models_dir).name}/; showing {len(runs)} model(s) and "
                f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
 
-    for tab, show in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True):
+    draw_tabs(ctx)
+
+
+@st.fragment
+def draw_tabs(ctx: Context) -> None:
+    """The tabs, only the open one drawn. A fragment: switching tabs (or a widget inside a tab) reruns this
+    alone, with the `ctx` of the last full run, not the title, the sidebar and the legend."""
+    for tab, name in zip(st.tabs(list(views.TABS), key="tab", bind="query-params"), views.TABS, strict=True):
         if tab.open:
             with tab, server.TAB_DRAWING:
-                show(ctx)
+                views.show(name, ctx)
 
 
 main()

@@ -6,8 +6,8 @@
     python -m aecompare.evaluate --format csv > table.csv
     python -m aecompare.evaluate --per-model          # one row per model: mean ± std over its seeds
 
-The figures come from `aecompare.analysis` (what each column means is said there) and are stored
-by `aecompare.results`; the dashboard's Losses tab shows the same table. Stored results that no
+The figures come from `aecompare.evaluation.analysis` (what each column means is said there) and are stored
+by `aecompare.evaluation.results`; the dashboard's Losses tab shows the same table. Stored results that no
 longer match the models or the data are never printed: the table is then computed afresh, with a
 note saying why.
 """
@@ -21,17 +21,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import metrics, results
-from .artifacts import default_models_dir
-from .catalog import Catalog, hashed_entries, load_catalog
-from .columns import TABLE_COLUMNS, typed_cell
 from .data import DataError, Dataset, MnistError, arrays_sha256, load_dataset, load_test_set
+from .evaluation import results
+from .evaluation.columns import TABLE_COLUMNS, typed_cell
 from .formats import format_cell, format_table, records, render
+from .maths import metrics
+from .store.artifacts import default_models_dir
+from .store.catalog import Catalog, hashed_entries, load_catalog
 
 if TYPE_CHECKING:  # pandas and the analysis are imported only where a table is computed (most of a second)
     import pandas as pd
 
-    from .analysis import Results
+    from .evaluation.analysis import Results
 
 
 def summary_text(summary: pd.DataFrame) -> str:
@@ -68,7 +69,7 @@ def write_results(catalog: Catalog, datasets: dict[str, Dataset]) -> Results:
     """`analyse` every run of `catalog` over its dataset (`datasets`: name -> Dataset) and store the results
     next to the models, with the fingerprint of what they were computed from (what `--write` and the end of
     training do)."""
-    from .analysis import analyse_datasets
+    from .evaluation.analysis import analyse_datasets
 
     computed = analyse_datasets(catalog, datasets)
     fp = results.fingerprint(catalog, {n: arrays_sha256(d.test_x, d.test_y) for n, d in datasets.items()},
@@ -89,7 +90,7 @@ def needed_datasets(catalog: Catalog, data_path, have: dict[str, Dataset] | None
 
 def compute(catalog: Catalog, data_path, write: bool) -> Results:
     """Every stored figure, computed afresh; also stored if `write`."""
-    from .analysis import analyse_datasets
+    from .evaluation.analysis import analyse_datasets
 
     datasets = needed_datasets(catalog, data_path)
     return write_results(catalog, datasets) if write else analyse_datasets(catalog, datasets)
@@ -97,7 +98,7 @@ def compute(catalog: Catalog, data_path, write: bool) -> Results:
 
 def stored_or_computed(catalog: Catalog, data_path) -> Results:
     """The stored results if they are fresh for `catalog`; otherwise computed afresh (and said so)."""
-    from .analysis import Results
+    from .evaluation.analysis import Results
 
     try:
         stored = results.read(catalog.models_dir)
@@ -166,7 +167,7 @@ def printed(computed: Results, args) -> str:
     """The table, or with --per-model the seed summary, in the format asked for."""
     if not args.per_model:
         return render(computed.table, args.format, TABLE_COLUMNS)
-    from .analysis import seed_summary
+    from .evaluation.analysis import seed_summary
 
     summary = seed_summary(computed.table)
     return summary_text(summary) if args.format == "table" else render(summary, args.format)

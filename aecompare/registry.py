@@ -48,7 +48,7 @@ class Experiment:
     """One autoencoder to train.
 
     `scale` is the pixel scale of inputs and targets: "raw" (0-255) or "norm" (divided by 255).
-    `loss` names a function of `aecompare.losses.LOSSES` ("bce", "mse", "mae", "cb": the continuous
+    `loss` names a function of `aecompare.maths.pixel_losses.LOSSES` ("bce", "mse", "mae", "cb": the continuous
     Bernoulli), computed on the model's own outputs at that scale. `dataset` names the images it is
     trained and evaluated on (`aecompare.data`).
     """
@@ -109,15 +109,15 @@ class Experiment:
 
 
 def group_key(exp: Experiment) -> tuple:
-    """Runs with equal keys train in one graph (`aecompare.trainer`): their batches have the same shape and count.
-    Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
+    """Runs with equal keys train in one graph (`aecompare.training.trainer`): their batches have the same shape and
+    count. Here rather than in the trainer so that planning Ray tasks needs no TensorFlow."""
     return (exp.dataset, exp.batch_size, exp.epochs)
 
 
-# Seed 000's question: 784-128-64-28-64-128-784, ReLU hidden layers, Adam, batch 100.
-SEED000_NET = Architecture("000", (128, 64, 28, 64, 128), "relu")
-# Seed 002's question: 784-100-50-100-784, sigmoid everywhere, inputs in [0,1], plain SGD.
-SEED002_NET = Architecture("002", (100, 50, 100), "sigmoid")
+# Q1's net (the question in seeds/000): 784-128-64-28-64-128-784, ReLU hidden layers, Adam, batch 100.
+Q1_NET = Architecture("q1", (128, 64, 28, 64, 128), "relu")
+# Q3's net (the question in seeds/002): 784-100-50-100-784, sigmoid everywhere, inputs in [0,1], plain SGD.
+Q3_NET = Architecture("q3", (100, 50, 100), "sigmoid")
 
 ADAM = Optimizer("adam", 1e-3)
 SGD = Optimizer("sgd", 0.1)
@@ -127,30 +127,36 @@ SGD = Optimizer("sgd", 0.1)
 EPOCHS = 100
 
 MODELS: tuple[Experiment, ...] = (
-    Experiment("raw-softmax-bce", SEED000_NET, "softmax", "bce", "raw", ADAM, EPOCHS, 100),
-    Experiment("raw-sigmoid-bce", SEED000_NET, "sigmoid", "bce", "raw", ADAM, EPOCHS, 100),
-    Experiment("raw-sigmoid-mse", SEED000_NET, "sigmoid", "mse", "raw", ADAM, EPOCHS, 100),
-    Experiment("raw-linear-mae", SEED000_NET, "linear", "mae", "raw", ADAM, EPOCHS, 100),
-    Experiment("norm-softmax-bce", SEED000_NET, "softmax", "bce", "norm", ADAM, EPOCHS, 100),
-    Experiment("norm-sigmoid-bce", SEED000_NET, "sigmoid", "bce", "norm", ADAM, EPOCHS, 100),
-    Experiment("norm-sigmoid-mse", SEED000_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100),
-    Experiment("norm-linear-mae", SEED000_NET, "linear", "mae", "norm", ADAM, EPOCHS, 100),
-    Experiment("s002-sigmoid-bce", SEED002_NET, "sigmoid", "bce", "norm", SGD, EPOCHS, 100),
-    Experiment("s002-sigmoid-mse", SEED002_NET, "sigmoid", "mse", "norm", SGD, EPOCHS, 100),
-    # The same net and losses with Adam: separates the optimizer's part in seed 002's blob from the loss's.
-    Experiment("s002-sigmoid-bce-adam", SEED002_NET, "sigmoid", "bce", "norm", ADAM, EPOCHS, 100),
-    Experiment("s002-sigmoid-mse-adam", SEED002_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100),
+    Experiment("raw-softmax-bce", Q1_NET, "softmax", "bce", "raw", ADAM, EPOCHS, 100),
+    Experiment("raw-sigmoid-bce", Q1_NET, "sigmoid", "bce", "raw", ADAM, EPOCHS, 100),
+    Experiment("raw-sigmoid-mse", Q1_NET, "sigmoid", "mse", "raw", ADAM, EPOCHS, 100),
+    Experiment("raw-linear-mae", Q1_NET, "linear", "mae", "raw", ADAM, EPOCHS, 100),
+    Experiment("norm-softmax-bce", Q1_NET, "softmax", "bce", "norm", ADAM, EPOCHS, 100),
+    Experiment("norm-sigmoid-bce", Q1_NET, "sigmoid", "bce", "norm", ADAM, EPOCHS, 100),
+    Experiment("norm-sigmoid-mse", Q1_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100),
+    Experiment("norm-linear-mae", Q1_NET, "linear", "mae", "norm", ADAM, EPOCHS, 100),
+    Experiment("q3-sigmoid-bce", Q3_NET, "sigmoid", "bce", "norm", SGD, EPOCHS, 100),
+    Experiment("q3-sigmoid-mse", Q3_NET, "sigmoid", "mse", "norm", SGD, EPOCHS, 100),
+    # The same net and losses with Adam: separates the optimizer's part in Q3's blob from the loss's.
+    Experiment("q3-sigmoid-bce-adam", Q3_NET, "sigmoid", "bce", "norm", ADAM, EPOCHS, 100),
+    Experiment("q3-sigmoid-mse-adam", Q3_NET, "sigmoid", "mse", "norm", ADAM, EPOCHS, 100),
     # The continuous Bernoulli: BCE with its missing normaliser, the proper likelihood of grey targets.
-    Experiment("norm-sigmoid-cb", SEED000_NET, "sigmoid", "cb", "norm", ADAM, EPOCHS, 100),
-    Experiment("s002-sigmoid-cb-adam", SEED002_NET, "sigmoid", "cb", "norm", ADAM, EPOCHS, 100),
+    Experiment("norm-sigmoid-cb", Q1_NET, "sigmoid", "cb", "norm", ADAM, EPOCHS, 100),
+    Experiment("q3-sigmoid-cb-adam", Q3_NET, "sigmoid", "cb", "norm", ADAM, EPOCHS, 100),
     # Fashion-MNIST, where grey pixels are the rule.
-    *(Experiment(f"fashion-norm-sigmoid-{loss}", SEED000_NET, "sigmoid", loss, "norm", ADAM, EPOCHS, 100,
+    *(Experiment(f"fashion-norm-sigmoid-{loss}", Q1_NET, "sigmoid", loss, "norm", ADAM, EPOCHS, 100,
                  dataset="fashion-mnist") for loss in ("bce", "mse", "cb")),
-    Experiment("fashion-norm-linear-mae", SEED000_NET, "linear", "mae", "norm", ADAM, EPOCHS, 100,
+    Experiment("fashion-norm-linear-mae", Q1_NET, "linear", "mae", "norm", ADAM, EPOCHS, 100,
                dataset="fashion-mnist"),
-    Experiment("fashion-norm-softmax-bce", SEED000_NET, "softmax", "bce", "norm", ADAM, EPOCHS, 100,
+    Experiment("fashion-norm-softmax-bce", Q1_NET, "softmax", "bce", "norm", ADAM, EPOCHS, 100,
                dataset="fashion-mnist"),
 )
+
+# Names models had before the questions were called Q1-Q3 everywhere: `python -m aecompare.train --upgrade` renames
+# such runs, and links naming them still open.
+FORMER_NAMES = {f"s002-{rest}": f"q3-{rest}" for rest in ("sigmoid-bce", "sigmoid-mse", "sigmoid-bce-adam",
+                                                           "sigmoid-mse-adam", "sigmoid-cb-adam")}
+FORMER_FAMILIES = {"000": "q1", "002": "q3"}
 
 # Every model is trained with each seed: the tables' ± and the curves' bands are their spread.
 SEEDS = (0, 1, 2)

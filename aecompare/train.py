@@ -15,11 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import artifacts, cluster
-from .catalog import is_up_to_date, load_catalog
 from .data import DATASETS, DataError, load_dataset
 from .formats import format_table
 from .registry import REGISTRY, Experiment, model_names, select
+from .store import artifacts
+from .store.catalog import is_up_to_date, load_catalog
+from .training import cluster
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -173,7 +174,7 @@ def train(args: argparse.Namespace, todo: list[Experiment], datasets: dict) -> l
     progress = Progress()
     try:
         if args.ray is None:
-            from .trainer import train_all
+            from .training.trainer import train_all
 
             return train_all(todo, datasets, args.out, on_epoch=progress.epoch, on_start=progress.start)
         return train_on_ray(args, todo, datasets)
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
                                  else list(REGISTRY)))
             return 0
         if args.upgrade:
-            from .upgrade import main as upgrade
+            from .training.upgrade import main as upgrade
 
             return upgrade(args.out)
         if args.ray is not None:

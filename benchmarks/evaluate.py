@@ -3,7 +3,7 @@
 1. The stored table: `python -m aecompare.evaluate --format table` in a fresh interpreter, end to end
    (imports, catalog, test-image check, reading the stored results), wall time and peak memory.
    Target (issue 11): at most 1 s.
-2. Computing it: `aecompare.analysis.analyse` (every run and baseline over the 10,000 test images)
+2. Computing it: `aecompare.evaluation.analysis.analyse` (every run and baseline over the 10,000 test images)
    given a loaded catalog and MNIST, split by part (forward passes, metrics, SSIM, PCA, probes, t-SNE);
    loading MNIST and the catalog (sha256 checks) is timed separately. Each computed table is compared
    with the stored one (largest relative difference of a float, and any other difference).
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aecompare import results as stored_results
-from aecompare.analysis import Timer, analyse_datasets
-from aecompare.artifacts import default_models_dir
-from aecompare.catalog import load_catalog
 from aecompare.evaluate import needed_datasets
+from aecompare.evaluation import results as stored_results
+from aecompare.evaluation.analysis import Timer, analyse_datasets
+from aecompare.store.artifacts import default_models_dir
+from aecompare.store.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -39,15 +39,15 @@ step() {  # step LABEL COMMAND...: run, time, print; returns the command's statu
 IMPORTS='import sys, time
 t = time.perf_counter()
 import streamlit, altair, sklearn, numpy, pandas, pyarrow, PIL
-import aecompare.catalog, aecompare.artifacts, aecompare.data
+import aecompare.store.catalog, aecompare.store.artifacts, aecompare.data
 sets = {name: aecompare.data.load_test_set(name) for name in aecompare.data.DATASETS}
 for name in ("tensorflow", "keras", "mnist", "skimage", "h5py"):
     assert name not in sys.modules, f"the app must not need {name}"
 print(f"python {sys.version.split()[0]} streamlit {streamlit.__version__} numpy {numpy.__version__} "
       f"pyarrow {pyarrow.__version__}; test sets: {sorted(sets)}; {time.perf_counter() - t:.1f}s")'
 
-CATALOG='import aecompare.catalog
-cat = aecompare.catalog.load_catalog("models")
+CATALOG='import aecompare.store.catalog
+cat = aecompare.store.catalog.load_catalog("models")
 print(f"catalog: {len(cat.runs)} runs, {len(cat.problems)} problems")
 assert not cat.problems, cat.problems'
 

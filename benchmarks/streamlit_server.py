@@ -259,13 +259,14 @@ OBSERVER_JS = """
 })();
 """.replace("FINISHED_FIELD", str(_FINISHED_FIELD)).replace("FINISHED_OK", str(_FINISHED_OK))
 
-# `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is marked
-# stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
-# loaded (at least `min_images` of them), every visible Vega-Lite chart has painted (its `svg.marks` holds
-# vega marks, or its `canvas` has non-zero size and something drawn on it) and every visible dataframe's
-# grid canvas is drawn; then performance.now(). Charts: `[data-testid="stVegaLiteChart"]` holds
-# vega's own svg or canvas directly (Streamlit 1.67, no `.vega-embed` wrapper); vega switches to canvas
-# above 2,000 marks per datum set. Hidden elements (a collapsed expander) are not waited for.
+# `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is
+# marked stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
+# loaded (at least `min_images` of them; st.image's and those of an st.html figure grid), every visible Vega-Lite
+# chart has painted (its `svg.marks` holds vega marks, or its `canvas` has non-zero size and something drawn on
+# it) and every visible dataframe's grid canvas is drawn; then performance.now(). Charts:
+# `[data-testid="stVegaLiteChart"]` holds vega's own svg or canvas directly (Streamlit 1.67, no `.vega-embed`
+# wrapper); vega switches to canvas above 2,000 marks per datum set. Hidden elements (a collapsed expander) are
+# not waited for.
 _UNSETTLED = """
 (done, minImages) => {  // null when settled, else the first reason why not
   const st = window.__st;
@@ -280,7 +281,7 @@ _UNSETTLED = """
   const main = document.querySelector('[data-testid="stMain"]');
   if (!main) return 'no main area';
   if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return 'skeleton';
-  const imgs = main.querySelectorAll('[data-testid="stImage"] img');
+  const imgs = main.querySelectorAll('img');  // st.image's and the figures' of an st.html grid
   if (imgs.length < minImages) return `${imgs.length} images, waiting for ${minImages}`;
   for (const img of imgs) if (!img.complete || img.naturalWidth === 0) return 'an image is loading';
   const shown = (el) => !el.checkVisibility || el.checkVisibility();
@@ -327,7 +328,7 @@ ELEMENTS_JS = """
     const view = c.querySelector('svg.marks, canvas');
     return {renderer: view ? view.tagName.toLowerCase() : 'none', nodes: view ? view.querySelectorAll('*').length : 0};
   });
-  return {images: main.querySelectorAll('[data-testid="stImage"] img').length, charts,
+  return {images: main.querySelectorAll('img').length, charts,
           dataframes: main.querySelectorAll('[data-testid="stDataFrame"]').length};
 }
 """
@@ -347,17 +348,6 @@ def wait_settled(page, done: int = 1, min_images: int = 0, timeout_ms: int = 120
 def unsettled_reason(page, done: int = 1, min_images: int = 0) -> str | None:
     """Why `wait_settled` would still wait (the first unmet condition), or None."""
     return page.evaluate(UNSETTLED_JS, [done, min_images])
-
-
-def wait_rendered(page, timeout_ms: int = 120_000) -> None:
-    """Until the tabs and images are there and no 'Running...' status widget is shown."""
-    page.wait_for_selector('[data-testid="stTabs"]', timeout=timeout_ms)
-    page.wait_for_selector('[data-testid="stImage"] img', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout_ms)
-    page.wait_for_timeout(500)
 
 
 def count_errors(page) -> dict:

@@ -49,13 +49,13 @@ def flops_per_image(exp) -> int:
 
 
 def plain_fit(exps, datasets) -> tuple[float, float]:
-    """Seed 000's way: build, compile, `model.fit(x, x, epochs, batch_size)`, one model after another.
+    """Q1's way: build, compile, `model.fit(x, x, epochs, batch_size)`, one model after another.
 
     Returns (total seconds, seconds of epochs 2 and later).
     """
     import keras
 
-    from aecompare.keras_models import LOSS_OPS, build_model, make_optimizer
+    from aecompare.training.keras_models import LOSS_OPS, build_model, make_optimizer
 
     class EpochTimes(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -76,8 +76,8 @@ def plain_fit(exps, datasets) -> tuple[float, float]:
 
 def project_trainer(exps, datasets) -> tuple[float, float]:
     """The project's trainer; returns (total seconds, seconds of epochs 2 and later)."""
-    from aecompare.catalog import load_catalog
-    from aecompare.trainer import group_key, train_all
+    from aecompare.store.catalog import load_catalog
+    from aecompare.training.trainer import group_key, train_all
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -89,10 +89,10 @@ def project_trainer(exps, datasets) -> tuple[float, float]:
 
 
 def ray_trainer(exps, datasets, task_cpus: int = 1) -> tuple[float, float]:
-    """The same runs as Ray tasks on a local cluster (`aecompare.cluster`: one task per CPU, each TensorFlow on
+    """The same runs as Ray tasks on a local cluster (`aecompare.training.cluster`: one task per CPU, each TensorFlow on
     `task_cpus` threads); returns (total seconds, steady seconds) where the steady seconds are those of one
     epoch of all tasks together times the epochs after the first: the tasks run side by side, so their rates add."""
-    from aecompare import cluster
+    from aecompare.training import cluster
 
     cluster.connect("local")
     try:
@@ -117,7 +117,7 @@ def ray_trainer(exps, datasets, task_cpus: int = 1) -> tuple[float, float]:
 
 
 def load_catalog_runs(models_dir: Path):
-    from aecompare.catalog import load_catalog
+    from aecompare.store.catalog import load_catalog
 
     return load_catalog(models_dir).runs
 

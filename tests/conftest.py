@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+import aecompare  # noqa: F401  # isort: skip (before numpy: pins its BLAS kernels, see aecompare/__init__.py)
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ os.environ.setdefault("AECOMPARE_VALIDATE_CHARTS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_MODELS = REPO / "models"
-TINY_NAMES = ("norm-sigmoid-bce", "norm-softmax-bce", "raw-linear-mae", "s002-sigmoid-mse")
+TINY_NAMES = ("norm-sigmoid-bce", "norm-softmax-bce", "raw-linear-mae", "q3-sigmoid-mse")
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +61,9 @@ def tiny_experiments(epochs: int = 1):
 def tiny_models(tmp_path_factory, small_mnist, mnist) -> Path:
     """A models folder with 4 real Keras models trained 2 epochs on `small_mnist` and their stored
     results (read-only use)."""
-    from aecompare.catalog import load_catalog
     from aecompare.evaluate import write_results
-    from aecompare.trainer import train_all
+    from aecompare.store.catalog import load_catalog
+    from aecompare.training.trainer import train_all
 
     out = tmp_path_factory.mktemp("tiny_models")
     train_all(tiny_experiments(epochs=2), small_mnist, out)
@@ -74,7 +75,7 @@ def tiny_models(tmp_path_factory, small_mnist, mnist) -> Path:
 @pytest.fixture(scope="session")
 def committed_catalog():
     """The committed models/ folder, loaded; skips if it has no models yet."""
-    from aecompare.catalog import load_catalog
+    from aecompare.store.catalog import load_catalog
 
     catalog = load_catalog(COMMITTED_MODELS)
     if not catalog.runs:
@@ -91,10 +92,10 @@ def two_datasets_models(tmp_path_factory, tiny_models, mnist, fashion_mnist) -> 
     """The tiny models plus one Fashion-MNIST model (1 epoch on 600 images), with stored results for both."""
     import shutil
 
-    from aecompare.catalog import load_catalog
     from aecompare.evaluate import write_results
     from aecompare.registry import select
-    from aecompare.trainer import train_all
+    from aecompare.store.catalog import load_catalog
+    from aecompare.training.trainer import train_all
 
     out = tmp_path_factory.mktemp("two_datasets") / "models"
     shutil.copytree(tiny_models, out)

@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from aecompare import results as stored_results
-from aecompare.catalog import load_catalog
 from aecompare.data import load_test_set, unit_images
-from aecompare.diagnostics import verdict
-from aecompare.explain import lit_pixel_counts
-from aecompare.findings import findings
+from aecompare.evaluation import results as stored_results
+from aecompare.evaluation.answers import findings
+from aecompare.maths.diagnostics import verdict
+from aecompare.maths.explain import lit_pixel_counts
+from aecompare.store.catalog import load_catalog
 from benchmarks.streamlit_server import (
     ARGS,
     CHROMIUM,
@@ -116,6 +116,11 @@ def test_findings_page_states_the_evaluations_figures(served, expected_findings)
     assert by_key["softmax"]["mse"] == models.loc["norm-softmax-bce", "mse"]
     assert by_key["softmax"]["blob_mse"] == mnist.loc["mean-image", "mse"]
     assert by_key["codes"]["softmax_probe"] == models.loc["norm-softmax-bce", "probe_accuracy"]
+    with page.expect_download() as picture:  # a finding's picture downloads as a PNG named after the finding
+        page.get_by_role("link", name="Download the picture (PNG)").first.click()
+    assert picture.value.suggested_filename == f"aecompare-finding-{found[0].key}.png"
+    with open(picture.value.path(), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     for size in (1280, 390):
         page.set_viewport_size({"width": size, "height": 1000})
         page.wait_for_timeout(800)

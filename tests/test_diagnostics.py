@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecompare import diagnostics
-from aecompare.network import DenseLayer, forward
+from aecompare.maths import diagnostics
+from aecompare.maths.network import DenseLayer, forward
 from aecompare.registry import REGISTRY, model_names, select
 
 from conftest import random_unit_images
@@ -78,12 +78,12 @@ def test_output_statistics_do_not_depend_on_the_outputs_scale():
 
 
 def test_registry_holds_the_models_named_by_convention():
-    """The issue's 10 models, seed 002's net with Adam (named with an optimizer suffix), the continuous
+    """The issue's 10 models, Q3's net with Adam (named with an optimizer suffix), the continuous
     Bernoulli on both nets, and the close comparison on Fashion-MNIST (named with a dataset prefix)."""
     assert len(model_names()) == 19  # 10 + Adam (2) + CB (2) + Fashion-MNIST (5)
-    default_optimizer = {"000": "adam", "002": "sgd"}
+    default_optimizer = {"q1": "adam", "q3": "sgd"}
     for e in REGISTRY:
-        prefix = e.scale if e.arch.family == "000" else f"s{e.arch.family}"
+        prefix = e.scale if e.arch.family == "q1" else e.arch.family
         prefix = f"fashion-{prefix}" if e.dataset == "fashion-mnist" else prefix
         suffix = "" if e.optimizer.name == default_optimizer[e.arch.family] else f"-{e.optimizer.name}"
         assert e.name == f"{prefix}-{e.activation}-{e.loss}{suffix}"

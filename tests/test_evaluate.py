@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecompare import analysis, columns, evaluate, metrics
-from aecompare.catalog import load_catalog
+from aecompare import evaluate
+from aecompare.evaluation import analysis, columns
+from aecompare.maths import metrics
+from aecompare.store.catalog import load_catalog
 
 from conftest import REPO
 
@@ -190,7 +192,7 @@ def test_projection_of_non_finite_codes_is_empty():
 
 
 def test_cli_per_model_prints_the_seed_summary(tiny_models, capsys):
-    from aecompare import results
+    from aecompare.evaluation import results
 
     assert evaluate.main(["--models", str(tiny_models), "--per-model", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -209,8 +211,8 @@ def test_cli_per_model_prints_the_seed_summary(tiny_models, capsys):
 def test_the_quick_stored_table_prints_what_pandas_prints_and_nothing_when_stale(tiny_models, tmp_path):
     """`python -m aecompare.evaluate` prints the stored table without pandas (stored_table_text): the same text and
     CSV as the table read through pandas; a changed run makes it step aside (the full path says why)."""
-    from aecompare import results
-    from aecompare.columns import TABLE_COLUMNS
+    from aecompare.evaluation import results
+    from aecompare.evaluation.columns import TABLE_COLUMNS
     from aecompare.formats import render
 
     table = results.read(tiny_models).results.table

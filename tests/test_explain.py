@@ -1,4 +1,4 @@
-"""The seeds' numbers, checked against aecompare.explain with independently computed expectations."""
+"""The seeds' numbers, checked against aecompare.maths.explain with independently computed expectations."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from aecompare import explain as ex
+from aecompare.maths import explain as ex
 
 
 def logits_for(q) -> np.ndarray:
@@ -37,7 +37,7 @@ PRED_A = [0.1, 0.5, 0.1, 0.1, 0.2]
 PRED_B = [0.1, 0.6, 0.1, 0.1, 0.1]
 
 
-# ------------------------------------------------------------------ seed 001
+# ------------------------------------------------------------------ Q2
 
 
 def test_cross_entropy_of_seed_example_is_minus_log_point_one():
@@ -130,7 +130,7 @@ def test_zero_probability_on_true_class_is_flagged():
     assert math.isinf(ex.cross_entropy(pair.label, pair.prediction))
 
 
-# ------------------------------------------------------------------ BCE (seed 000)
+# ------------------------------------------------------------------ BCE (Q1)
 
 
 def _bce(y, p):

@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts
-from aecompare.artifacts import STAGING_PREFIX
-from aecompare.catalog import load_catalog
 from aecompare.data import Dataset
 from aecompare.registry import REGISTRY
+from aecompare.store import artifacts
+from aecompare.store.artifacts import STAGING_PREFIX
+from aecompare.store.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = tuple(dict.fromkeys(e.name for e in REGISTRY if e.seed == 0))  # one run (seed 0) of each model
-TARGET = "s002-sigmoid-bce"  # the model a single fault damages
+TARGET = "q3-sigmoid-bce"  # the model a single fault damages
 CLI_TIMEOUT = 900  # training ends by storing every result, over both datasets' full test sets
 
 
@@ -54,7 +54,7 @@ def mnist_npz(mnist, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pristine_models(mnist, tmp_path_factory) -> Path:
     """Seed 0 of every registry model, trained 1 epoch on 600 training and 300 test images (kept pristine)."""
-    from aecompare.trainer import train_all
+    from aecompare.training.trainer import train_all
 
     small = Dataset(mnist.train_x[:600], mnist.train_y[:600], mnist.test_x[:300], mnist.test_y[:300],
                   source="first 600/300 MNIST images (test fixture)")
@@ -197,7 +197,7 @@ def wrong_input_shape(models, name):
     """The weights of a real, working Keras net with 100 inputs, where the experiment says 784."""
     import keras
 
-    from aecompare.keras_models import weights_of
+    from aecompare.training.keras_models import weights_of
 
     path = run_file(models, name, "weights.npz")
     path.write_bytes(artifacts.npz_bytes(**weights_of(dense_100_in(keras))))
@@ -326,7 +326,7 @@ def test_cli_trains_into_a_missing_folder(tmp_path, mnist_npz):
 @pytest.mark.parametrize("refused", ["run folder", "manifest"])
 def test_full_disk_while_publishing_leaves_nothing_partial(models, mnist, monkeypatch, refused):
     """ENOSPC at either rename that publishes a run: an OSError, no staging folder, manifest unchanged."""
-    from aecompare.trainer import train_all
+    from aecompare.training.trainer import train_all
 
     before = snapshot(models)
     real_replace = os.replace
@@ -380,9 +380,9 @@ def test_cli_out_below_a_file_fails_clearly(tmp_path, mnist_npz):
 def test_lambda_layer_is_refused_everywhere(models, tmp_path):
     """A model file carrying code (a Lambda layer) is never run: not by the catalog (which never opens a Keras
     file: the run is in the old format), not by the upgrade (config check), not by Keras safe mode."""
-    from aecompare import upgrade
-    from aecompare.artifacts import ArtifactError
-    from aecompare.keras_models import load_model
+    from aecompare.store.artifacts import ArtifactError
+    from aecompare.training import upgrade
+    from aecompare.training.keras_models import load_model
 
     path = tmp_path / "lambda.keras"
     save_keras_model(path, with_lambda)
@@ -542,7 +542,7 @@ def test_sigkill_at_random_moments_never_loses_a_model(tmp_path, mnist_npz):
     the last epoch), the only phase where a kill can tear anything, timed from a clean run.
     """
     models = tmp_path / "models"
-    pair = ("s002-sigmoid-bce", "s002-sigmoid-mse")
+    pair = ("q3-sigmoid-bce", "q3-sigmoid-mse")
     cmd = [sys.executable, "-m", "aecompare.train", "--only", *pair, "--seed", "0", "--epochs", "1", "--force",
            "--skip-results", "--out", str(models), "--data", str(mnist_npz)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecompare.losses import LOSSES, READOUTS
+from aecompare.maths.pixel_losses import LOSSES, READOUTS
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def keras_outputs(committed_catalog):
     """Each committed run's Keras outputs on its dataset's full test set, at the model's own scale; and those
     test images on [0, 1] (dataset -> (n, 784))."""
     from aecompare.data import load_test_set
-    from aecompare.keras_models import rebuild_model
+    from aecompare.training.keras_models import rebuild_model
 
     images = {d: load_test_set(d).x.reshape(-1, 784).astype(np.float32) / 255
               for d in {r.exp.dataset for r in committed_catalog.runs}}

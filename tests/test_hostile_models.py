@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts, schema
-from aecompare.catalog import load_catalog
-from aecompare.losses import LOSSES
-from aecompare.network import ACTIVATIONS
+from aecompare.maths.network import ACTIVATIONS
+from aecompare.maths.pixel_losses import LOSSES
 from aecompare.registry import OPTIMIZERS, REGISTRY, SCALES, Experiment
+from aecompare.store import artifacts, schema
+from aecompare.store.catalog import load_catalog
 
 from conftest import REPO, TINY_NAMES
 
-TARGET = "s002-sigmoid-mse"  # 784-100-50-100-784: the smallest of the tiny models
+TARGET = "q3-sigmoid-mse"  # 784-100-50-100-784: the smallest of the tiny models
 MEMORY_LIMIT_MB = 200
 TIMEOUT = 600
 
@@ -699,7 +699,7 @@ def old_format_variant(fn):
 def make_old_format(models: Path, seed: int, variant: str = "valid", name: str = TARGET) -> Path:
     """Turn the run into one of the old format: a real Keras file of its weights as model.keras (then made
     hostile by `variant`), listed in the manifest instead of weights.npz."""
-    from aecompare.keras_models import rebuild_model
+    from aecompare.training.keras_models import rebuild_model
 
     run = run_dir(models, seed, name)
     exp = Experiment.from_dict(entry(models, seed, name)["experiment"])
@@ -873,7 +873,7 @@ PROBE = r"""
 import json, os, resource, sys
 """ + PEAK_KB + r"""
 clean, tampered, allocate_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
-from aecompare.catalog import load_catalog
+from aecompare.store.catalog import load_catalog
 load_catalog(clean)  # the clean load: imports, allocator pools; its result is freed
 base = peak_kb()
 kept = b"\x01" * (allocate_mb << 20)  # written, so resident; only the test of this probe allocates
@@ -1054,7 +1054,7 @@ def test_the_experiment_spec_covers_every_field_of_an_experiment():
 def test_vocabularies_are_what_the_code_runs():
     """Every optimizer the schema accepts builds in Keras, every loss has its Keras op, and the layer names the
     catalog gives equal those of the Keras models."""
-    from aecompare import keras_models
+    from aecompare.training import keras_models
 
     for name in OPTIMIZERS:
         keras_models.make_optimizer(dataclasses.replace(REGISTRY[0], optimizer=dataclasses.replace(

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from test_uploads import check_mnist_like
 
-from aecompare.uploads import MAX_BYTES
+from aecompare.views.uploads import MAX_BYTES
 
 from conftest import REPO
 

@@ -7,7 +7,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import log_loss, mean_absolute_error, mean_squared_error
 
-from aecompare import metrics
+from aecompare.maths import metrics
 
 N = 40
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aecompare.network import ACTIVATIONS, DenseLayer, forward
+from aecompare.maths.network import ACTIVATIONS, DenseLayer, forward
 
 
 def random_layers(rng, widths=(784, 32, 8, 32, 784), hidden="relu", out="sigmoid"):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecompare.catalog import load_catalog
-from aecompare.evidence import questions_evidence
+from aecompare.evaluation.evidence import questions_evidence
+from aecompare.store.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -16,10 +16,8 @@ MODELS = ROOT / "models"
 
 def _app(models_dir: str, with_mnist: bool):
     """The test script: build evidence, then call the three views (run by AppTest as a script)."""
-    import numpy as np  # noqa: F811 (the script runs on its own)
-
-    from aecompare.catalog import load_catalog
-    from aecompare.evidence import questions_evidence
+    from aecompare.evaluation.evidence import questions_evidence
+    from aecompare.store.catalog import load_catalog
     from aecompare.views.q1_bce import render_bce_autoencoder
     from aecompare.views.q2_cross_entropy import render_cross_entropy
     from aecompare.views.q3_ce_vs_mse import render_ce_vs_mse
@@ -28,8 +26,7 @@ def _app(models_dir: str, with_mnist: bool):
     if with_mnist:
         from aecompare.data import load_mnist
 
-        m = load_mnist(download=False)
-        test_x = m.test_x.reshape(len(m.test_x), -1).astype(np.float64) / 255
+        test_x = load_mnist(download=False).test_x
     evidence = questions_evidence(load_catalog(models_dir), test_x)
     render_cross_entropy()
     render_bce_autoencoder(evidence)
@@ -80,8 +77,8 @@ def _text(at: AppTest) -> str:
 def test_views_render_on_committed_models():
     at = _run(MODELS)
     text = _text(at)
-    assert "2.3026 nats" in text  # seed 001's -log(0.1)
-    assert "?models=s002-sigmoid-bce,s002-sigmoid-mse" in text
+    assert "2.3026 nats" in text  # Q2's -log(0.1)
+    assert "?models=q3-sigmoid-bce,q3-sigmoid-mse" in text
     assert not at.error
 
 
@@ -98,32 +95,32 @@ def test_views_render_with_no_models(tmp_path):
     at = _run(tmp_path / "nothing-here")
     text = _text(at)
     assert "2.3026 nats" in text
-    assert "No seed-002 model" in text and "No softmax model" in text
+    assert "No Q3 model" in text and "No softmax model" in text
 
 
 @needs_pyarrow
 def test_cross_entropy_view_reacts_to_inputs(tmp_path):
     at = _run(tmp_path)
-    at.text_input(key="q001_pred").input("[0.1 0.6 0.1 0.1 0.1]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.6 0.1 0.1 0.1]").run()
     assert not at.exception
-    at.text_input(key="q001_pred").input("[0.1 0.5 0.4]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.5 0.4]").run()
     assert not at.exception
     assert any("3 entries but the label has 5" in e.value for e in at.error)
-    at.text_input(key="q001_pred").input("[0.1 -0.5 0.1 0.1 1.2]").run()
+    at.text_input(key="q2_pred").input("[0.1 -0.5 0.1 0.1 1.2]").run()
     assert any("negative" in e.value for e in at.error)
-    at.text_input(key="q001_pred").input("[0.1 0.5 0.1 0.1 0.2]").run()
-    at.text_input(key="q001_label").input("[0.5 0.5 0 0 0]").run()
+    at.text_input(key="q2_pred").input("[0.1 0.5 0.1 0.1 0.2]").run()
+    at.text_input(key="q2_label").input("[0.5 0.5 0 0 0]").run()
     assert any("not one-hot" in i.value for i in at.info)
-    at.text_input(key="q001_label").input("[1 0 0 0 0]").run()
-    at.text_input(key="q001_pred").input("[1 5 1 1 2]").run()
+    at.text_input(key="q2_label").input("[1 0 0 0 0]").run()
+    at.text_input(key="q2_pred").input("[1 5 1 1 2]").run()
     assert any("divided by that sum" in i.value for i in at.info)
-    at.number_input(key="q001_n").set_value(1024).run()
+    at.number_input(key="q2_n").set_value(1024).run()
     assert "**10 bits**" in _text(at)
 
 
 def test_evidence_is_plain_data_and_empty_without_models(tmp_path):
     ev = questions_evidence(load_catalog(tmp_path), None)
-    assert ev["available"] == [] and ev["softmax"] == [] and ev["s002"]["runs"] == []
+    assert ev["available"] == [] and ev["softmax"] == [] and ev["q3"]["runs"] == []
     assert isinstance(ev["raw_bce"]["curves"], pd.DataFrame) and ev["raw_bce"]["curves"].empty
 
 
@@ -131,7 +128,7 @@ def test_evidence_is_plain_data_and_empty_without_models(tmp_path):
 def test_evidence_from_committed_models_is_read_from_records():
     catalog = load_catalog(MODELS)
     ev = questions_evidence(catalog, None)
-    for r in ev["s002"]["runs"]:
+    for r in ev["q3"]["runs"]:
         run = catalog.by_name(r["name"])[0]
         frame = r["frame"]
         assert len(frame) == len(run.history["epochs"]) + 1  # epoch 0 = before training
@@ -147,12 +144,12 @@ def test_evidence_from_committed_models_is_read_from_records():
 
 def _dashboard_tabs(models_dir: str):
     """The dashboard's wiring: a Context without test images and the three question tabs' show functions."""
-    from aecompare.catalog import load_catalog
+    from aecompare.store.catalog import load_catalog
     from aecompare.views import q1_bce, q2_cross_entropy, q3_ce_vs_mse
     from aecompare.views.common import Context
     from aecompare.views.state import ViewState
 
-    ctx = Context(models_dir, load_catalog(models_dir), [], None, None, [], ViewState())
+    ctx = Context(models_dir, load_catalog(models_dir), [], None, [], ViewState())
     for show in (q2_cross_entropy.show, q1_bce.show, q3_ce_vs_mse.show):
         show(ctx)
 
@@ -164,3 +161,11 @@ def test_dashboard_tab_functions_render(which, tmp_path):
     at = AppTest.from_function(_dashboard_tabs, args=(str(models_dir),), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_blob_error_is_each_pixels_variance_averaged():
+    from aecompare.evaluation.evidence import mean_pixel_variance
+
+    images = np.random.default_rng(0).integers(0, 256, (2500, 28, 28), dtype=np.uint8)
+    expected = np.var(images.reshape(2500, -1) / 255.0, axis=0).mean()  # numpy's, in float64
+    assert mean_pixel_variance(images) == pytest.approx(expected, rel=1e-12)

@@ -1,5 +1,6 @@
-"""Training as Ray tasks (`aecompare.cluster`) on a local two-CPU cluster: the same runs as in-process, a worker
-killed mid-task, the command line end to end; and the task plan and the command line's errors, without a cluster."""
+"""Training as Ray tasks (`aecompare.training.cluster`) on a local two-CPU cluster: the same runs as in-process, a
+worker killed mid-task, the command line end to end; and the task plan and the command line's errors, without a
+cluster."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts
-from aecompare.catalog import load_catalog
-from aecompare.cluster import plan_tasks
 from aecompare.registry import REGISTRY, group_key, select
+from aecompare.store import artifacts
+from aecompare.store.catalog import load_catalog
 from aecompare.train import parse_args
+from aecompare.training.cluster import plan_tasks
 
 from conftest import REPO, tiny_experiments
 
@@ -79,7 +80,7 @@ def test_chunk_and_task_cpus_need_ray(capsys):
 def test_a_worker_runs_only_tasks_of_its_own_thread_count(monkeypatch):
     """Workers are reused from task to task (TensorFlow stays imported), each for one thread count, set in its
     runtime environment: a task for another count refuses to run rather than train on the wrong threads."""
-    from aecompare.cluster import THREADS_VARIABLE, ClusterError, set_threads
+    from aecompare.training.cluster import THREADS_VARIABLE, ClusterError, set_threads
 
     monkeypatch.setenv(THREADS_VARIABLE, "2")
     with pytest.raises(ClusterError, match="a task for 1 threads in a worker for 2"):
@@ -113,7 +114,7 @@ def test_cli_says_when_no_cluster_listens_at_the_address(tmp_path):
 def test_cli_trains_on_a_local_cluster_and_then_skips_the_runs_it_trained(tmp_path, mnist):
     """The full MNIST; a cluster of its own (before the module's cluster starts, so the two never share the cores)."""
     pytest.importorskip("ray")
-    names = ["raw-linear-mae", "s002-sigmoid-mse"]
+    names = ["raw-linear-mae", "q3-sigmoid-mse"]
     args = ("--only", *names, "--seed", "0", "--epochs", "1", "--out", str(tmp_path / "models"), "--skip-results")
     result = run_cli("--ray", "local", *args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -145,7 +146,7 @@ def local_cluster():
 def two_groups() -> list:
     """Three tiny runs in two training groups: two nets at batch 100, one at batch 50."""
     by_name = {e.name: e for e in tiny_experiments()}
-    exps = [by_name["raw-linear-mae"], by_name["s002-sigmoid-mse"],
+    exps = [by_name["raw-linear-mae"], by_name["q3-sigmoid-mse"],
             dataclasses.replace(by_name["norm-sigmoid-bce"], batch_size=50)]
     assert len({group_key(e) for e in exps}) == 2
     return exps
@@ -168,8 +169,8 @@ def assert_complete(models_dir: Path, exps: list) -> None:
 @pytest.mark.slow
 @pytest.mark.ray
 def test_runs_trained_as_ray_tasks_equal_the_runs_trained_in_process(local_cluster, small_mnist, tmp_path):
-    from aecompare.cluster import train_on_ray
-    from aecompare.trainer import train_all
+    from aecompare.training.cluster import train_on_ray
+    from aecompare.training.trainer import train_all
 
     exps = two_groups()
     done = []
@@ -196,7 +197,7 @@ def attempt_pid(marker: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_worker_killed_mid_task_is_retried_and_the_models_folder_stays_whole(local_cluster, small_mnist, tmp_path):
-    from aecompare.cluster import train_on_ray
+    from aecompare.training.cluster import train_on_ray
 
     exps, out, attempts = two_groups(), tmp_path / "models", tmp_path / "attempts"
     attempts.mkdir()

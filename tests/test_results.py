@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecompare import analysis, results
-from aecompare.catalog import load_catalog
 from aecompare.data import arrays_sha256
+from aecompare.evaluation import analysis, results
+from aecompare.store.catalog import load_catalog
 
 from conftest import REPO
 
@@ -128,7 +128,8 @@ def test_stored_results_need_no_scikit_learn_and_print_fast(tiny_models):
     script = f"""
 import sys, time
 from streamlit.testing.v1 import AppTest
-from aecompare import evaluate, network
+from aecompare import evaluate
+from aecompare.maths import network
 from aecompare.views import TABS
 calls = []
 forward = network.forward
@@ -136,8 +137,8 @@ def counting(layers, x, *a, **k):
     calls.append(len(x))
     return forward(layers, x, *a, **k)
 network.forward = counting
-import aecompare.catalog
-aecompare.catalog.forward = counting
+import aecompare.store.catalog
+aecompare.store.catalog.forward = counting
 t = time.perf_counter()
 assert evaluate.main(["--models", {str(tiny_models)!r}]) == 0
 for tab in TABS:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecompare import artifacts
-from aecompare.catalog import is_up_to_date, load_catalog
-from aecompare.losses import LOSSES
-from aecompare.registry import REGISTRY, SEED000_NET, Experiment, Optimizer
+from aecompare.maths.pixel_losses import LOSSES
+from aecompare.registry import Q1_NET, REGISTRY, Experiment, Optimizer
+from aecompare.store import artifacts
+from aecompare.store.catalog import is_up_to_date, load_catalog
 
 from conftest import REPO, tiny_experiments
 
@@ -54,7 +54,7 @@ def test_manifest_lists_files_with_their_hashes(tiny_models):
 
 
 def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mnist):
-    from aecompare.trainer import train_all
+    from aecompare.training.trainer import train_all
 
     exp = tiny_experiments()[0]
     train_all([exp], small_mnist, tmp_path)
@@ -72,9 +72,9 @@ def test_up_to_date_runs_are_skipped_and_force_replaces_them(tmp_path, small_mni
 
 def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
     """Linear output, raw 0-255 targets, SGD with a huge step: the loss overflows within two epochs."""
-    from aecompare.trainer import train_all
+    from aecompare.training.trainer import train_all
 
-    exploding = Experiment("raw-linear-mse", SEED000_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
+    exploding = Experiment("raw-linear-mse", Q1_NET, "linear", "mse", "raw", Optimizer("sgd", 10.0), 3, 100)
     entry = train_all([exploding], small_mnist, tmp_path)[0]
     run = load_catalog(tmp_path).runs[0]
     assert entry["diverged_epoch"] == run.history["diverged_epoch"] is not None
@@ -85,10 +85,10 @@ def test_a_diverging_run_keeps_its_last_finite_weights(tmp_path, small_mnist):
 def test_saved_weights_are_the_trained_models_and_rebuild_in_keras(tmp_path, small_mnist):
     """weights.npz holds exactly the in-memory Keras model's weights, nothing else; the Keras model rebuilt from
     them (keras_models.rebuild_model) predicts what the trained one does, and what the numpy forward pass does."""
-    from aecompare.keras_models import rebuild_model
-    from aecompare.trainer import GroupTrainer
+    from aecompare.training.keras_models import rebuild_model
+    from aecompare.training.trainer import GroupTrainer
 
-    exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "s002-sigmoid-mse")]
+    exps = [e for e in tiny_experiments() if e.name in ("raw-linear-mae", "q3-sigmoid-mse")]
     trainer = GroupTrainer(exps, small_mnist)
     trainer.run(tmp_path)
     catalog = load_catalog(tmp_path)
@@ -136,7 +136,7 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     registered = sorted(e.seed for e in REGISTRY if e.name == "norm-sigmoid-mse")
     assert [(e["name"], e["seed"]) for e in manifest["models"]] == [("norm-sigmoid-mse", s) for s in registered]
-    from aecompare import results  # training ends by storing the test-set results, fresh for these runs
+    from aecompare.evaluation import results  # training ends by storing the test-set results, fresh for these runs
 
     stored = results.read(tmp_path)
     assert stored is not None
@@ -148,7 +148,7 @@ def test_cli_trains_one_model_offline_and_skips_it_next_time(tmp_path):
 def assert_trained_as_alone(together, tmp_path: Path) -> None:
     """Every run of the GroupTrainer `together` (already run) has the weights and validation losses it gets
     trained alone: the stacks change nothing but the order of float sums."""
-    from aecompare.trainer import GroupTrainer
+    from aecompare.training.trainer import GroupTrainer
 
     for exp, model, record in zip(together.exps, together.models, together.records, strict=True):
         alone = GroupTrainer([exp], together.data)
@@ -165,11 +165,11 @@ def test_a_run_trained_in_a_group_of_other_seeds_and_models_has_the_weights_it_h
     """Runs of different seeds share one graph (registry.group_key ignores the seed), each with its own
     initialisation, shuffle order and optimizer state; runs of one seed, scale, net and optimizer share one
     ModelStack (one matmul per layer for all of them), each with its own activation and loss."""
-    from aecompare.trainer import GroupTrainer, group_key
+    from aecompare.training.trainer import GroupTrainer, group_key
 
     tiny = {e.name: e for e in tiny_experiments(epochs=2)}
     cb = next(e for e in REGISTRY if e.name == "norm-sigmoid-cb")
-    group = ([dataclasses.replace(tiny["s002-sigmoid-mse"], seed=s) for s in (0, 1, 2)]
+    group = ([dataclasses.replace(tiny["q3-sigmoid-mse"], seed=s) for s in (0, 1, 2)]
              + [dataclasses.replace(e, seed=1, epochs=2) for e in (tiny["norm-sigmoid-bce"], tiny["norm-softmax-bce"],
                                                                    cb, tiny["raw-linear-mae"])])
     assert len({group_key(e) for e in group}) == 1
@@ -184,10 +184,10 @@ def test_a_run_trained_in_a_group_of_other_seeds_and_models_has_the_weights_it_h
 def test_a_diverging_run_changes_nothing_for_the_others_in_its_stack(tmp_path, small_mnist):
     """Raw targets, SGD with a huge step: the linear-output run overflows in its first epoch, the sigmoid and
     softmax ones in the same stack (same seed, scale, net and optimizer) do not, and train as they do alone."""
-    from aecompare.trainer import GroupTrainer
+    from aecompare.training.trainer import GroupTrainer
 
     huge = Optimizer("sgd", 10.0)
-    group = [Experiment(f"raw-{act}-{loss}", SEED000_NET, act, loss, "raw", huge, 2, 100)
+    group = [Experiment(f"raw-{act}-{loss}", Q1_NET, act, loss, "raw", huge, 2, 100)
              for act, loss in (("linear", "mse"), ("sigmoid", "mse"), ("softmax", "bce"))]
     together = GroupTrainer(group, small_mnist)
     assert len(together.stacks) == 1
@@ -202,8 +202,8 @@ def test_probes_keep_the_early_epochs_then_every_fifth_and_old_files_of_every_ep
     import hashlib
     import shutil
 
-    from aecompare import schema
-    from aecompare.records import probe_epochs, probe_frame, probe_outputs
+    from aecompare.evaluation.records import probe_epochs, probe_frame, probe_outputs
+    from aecompare.store import schema
 
     assert schema.probe_epochs_kept(100) == [*range(11), *range(15, 101, 5)]
     assert schema.probe_epochs_kept(37) == [*range(11), 15, 20, 25, 30, 35, 37]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from aecompare.uploads import EXTENSIONS, FORMATS, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
+from aecompare.views.uploads import EXTENSIONS, FORMATS, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
 
 def png(img: Image.Image, **kw) -> bytes:

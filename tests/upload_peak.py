@@ -20,7 +20,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from aecompare.uploads import UploadError, to_mnist
+from aecompare.views.uploads import UploadError, to_mnist
 
 
 def peak_mb() -> float:

@@ -7,11 +7,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..diagnostics import LOW_INPUT_SPREAD, singular_values
-from ..images import diverging_rgb, join, upscale
-from ..records import VERDICT_RULE, first_layer_filters, layer_frame, singular_frame, spread_frame, verdict_rows
+from ..evaluation.records import (
+    VERDICT_RULE,
+    every_few_epochs,
+    first_layer_filters,
+    layer_frame,
+    singular_frame,
+    spread_frame,
+    verdict_rows,
+)
+from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .images import diverging_rgb, join, upscale
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -40,8 +48,16 @@ def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
     return (line + rule).properties(height=260)
 
 
+def some_ranks(df: pd.DataFrame, n: int = 25) -> pd.DataFrame:
+    """The rows a chart draws of each matrix's spectrum: ranks 1-10, `n` evenly spaced ranks and the last. The
+    shape of a smooth decay with a few dozen exact points per matrix instead of up to 784."""
+    keep = {*range(1, 11), *np.rint(np.linspace(1, df["index"].max(), n)).astype(int).tolist()}
+    last = df.groupby(["model", "layer"])["index"].transform("max")
+    return df[df["index"].isin(keep) | (df["index"] == last)]
+
+
 def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
-    return (alt.Chart(chart_data(df)).mark_line()
+    return (alt.Chart(chart_data(some_ranks(df))).mark_line()
             .encode(x=alt.X("index:Q", title="rank (largest first)"),
                     y=alt.Y("relative to largest:Q", scale=alt.Scale(type="log"),
                             title="singular value / largest (log)"),
@@ -57,18 +73,31 @@ def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
     return upscale(join([diverging_rgb(f, 1.0) for f in filters], axis=1), zoom)
 
 
-def every_few_epochs(df: pd.DataFrame) -> pd.DataFrame:
-    """Every epoch up to 10, then every 5th and the last: the curves' shape with a quarter of the points
-    (each drawn point is exact; thousands of them slow the page)."""
-    last = df["epoch"].max()
-    return df[(df["epoch"] <= 10) | (df["epoch"] % 5 == 0) | (df["epoch"] == last)]
-
-
 def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
     """Each run's singular values per layer: from the test-set results, or computed from its weights."""
     results = loaders.results(models_dir)
     return {r.name: results.singular_values(r.name, r.seed) if results is not None
             else [singular_values(layer.kernel) for layer in r.layers] for r in runs}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def verdict_table(models_dir: str, names: tuple[str, ...]) -> pd.DataFrame | None:
+    """`records.verdict_rows` of the chosen models (None without their test-set output statistics), once per
+    choice of models."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    results = loaders.results(models_dir)
+    outputs = {r.name: results.output_stats(r.name, r.seed) for r in runs} if results is not None else None
+    if outputs is None or any(v is None for v in outputs.values()):
+        return None
+    return verdict_rows(runs, singular_values_of(models_dir, runs), outputs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
+    """Each model's first `N_FILTERS` first-layer filters in a row, as HTML; once per choice of models."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    return figures_html([[(r.name, strip, "", strip.shape[1])] for r in runs
+                         for strip in [filters_strip(first_layer_filters(r, N_FILTERS), 2)]], title_lines=1)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -86,13 +115,10 @@ def show(ctx: Context) -> None:
     if no_models_note(ctx.runs):
         return
     order = [r.name for r in ctx.runs]
-    results = ctx.results()
-    singular = singular_values_of(ctx.models_dir, ctx.runs)
-    outputs = {r.name: results.output_stats(r.name, r.seed) for r in ctx.runs} if results is not None else None
-    if outputs is None or any(v is None for v in outputs.values()):
+    verdicts = verdict_table(ctx.models_dir, tuple(order))
+    if verdicts is None:
         st.info("The verdicts need the test-set figures (see the message above).")
         return
-    verdicts = verdict_rows(ctx.runs, singular, outputs)
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.3g")
@@ -116,12 +142,11 @@ def show(ctx: Context) -> None:
                f"scale-free statistics instead.")
 
     st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
-    for r in ctx.runs:
-        st.image(filters_strip(first_layer_filters(r, N_FILTERS), 2), caption=r.name)
+    st.html(filters_html(ctx.models_dir, tuple(order)))
     st.caption("Each tile is one unit's 784 incoming weights, on its own symmetric scale: blue negative, white 0, "
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
 
     st.markdown("**Singular values of each weight matrix**")
     st.vega_lite_chart(specs["singular"])
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
-               "directions of its input.")
+               "directions of its input. Drawn: ranks 1-10, 25 evenly spaced ranks and the last.")

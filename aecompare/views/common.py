@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from ..analysis import Results
-from ..catalog import Catalog, Run
-from ..data import TestSet
-from ..images import png_bytes, side_by_side
+from ..data import TestSet, unit_images
+from ..evaluation.analysis import Results
+from ..store.catalog import Catalog, Run
+from .images import png_bytes, side_by_side
 from .state import ViewState
 
 
@@ -20,19 +23,32 @@ class Context:
     models_dir: str
     catalog: Catalog
     runs: list[Run]  # the chosen models, one run each (lowest seed), in catalog order
-    test: TestSet | None
-    x_test: np.ndarray | None  # (10000, 784) float32 on [0, 1], read-only
+    test: TestSet | None  # the dataset's test images, uint8
     indices: np.ndarray  # chosen test indices
     state: ViewState
+
+    def images(self, index) -> np.ndarray:
+        """Test images `index` (an array of indices) as float32 (k, 784) on [0, 1], converted when asked: the
+        whole set as floats would be 31 MB per dataset held for a handful of digits."""
+        return unit_images(self.test.x[np.asarray(index)]) if self.test is not None else np.zeros((0, 784),
+                                                                                                   np.float32)
 
     @property
     def inputs(self) -> np.ndarray:
         """The chosen digits, (n, 784) on [0, 1]."""
-        return self.x_test[self.indices] if self.x_test is not None else np.zeros((0, 784), np.float32)
+        return self.images(self.indices)
 
     @property
     def labels(self) -> np.ndarray:
         return self.test.y[self.indices] if self.test is not None else np.zeros(0, int)
+
+    @property
+    def choice(self) -> tuple:
+        """What the visitor chose, hashable: the key under which a tab caches what it draws for that choice (so a
+        tab switch or a second visitor with the same choice costs a lookup, not a redraw)."""
+        s = self.state
+        return (self.models_dir, s.dataset, tuple(r.name for r in self.runs), tuple(int(i) for i in self.indices),
+                s.zoom, s.stretch, s.cb_lambda)
 
     def results(self) -> Results | None:
         """The test-set figures of every run: stored, or computed live once if not fresh (`loaders.results`)."""
@@ -50,14 +66,14 @@ def no_models_note(runs) -> bool:
 
 
 def need_test_set(ctx: Context) -> bool:
-    if ctx.x_test is None:
+    if ctx.test is None:
         st.info("This view needs the test images, which could not be loaded (see the message above).")
         return True
     return False
 
 
 def chart_data(df) -> dict:
-    """A DataFrame as inline Vega-Lite values (JSON), so charts do not go through pyarrow.
+    """A DataFrame as inline Vega-Lite values, for an Altair chart.
 
     A plain dict, not `alt.Data(values=...)`: Altair's classes check every record on construction
     (0.7 s for a 10,000-row frame), and that check is `chart_spec`'s job.
@@ -69,14 +85,38 @@ def chart_data(df) -> dict:
 
 
 def chart_spec(chart) -> dict:
-    """An Altair chart's Vega-Lite spec. Altair's schema validation is skipped (it costs up to a second
-    of CPU per big chart, per visitor and rerun) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
-    return chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+    """An Altair chart's Vega-Lite spec, its datasets already in the Arrow form Streamlit sends (which it would
+    otherwise convert on every rerun: 10-30 ms per dataset). Altair's schema validation is skipped (it costs up to
+    a second of CPU per big chart) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
+    from streamlit.dataframe_util import convert_anything_to_arrow_bytes  # what st.vega_lite_chart itself calls
+
+    spec = chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+    if "datasets" in spec:
+        spec["datasets"] = {name: convert_anything_to_arrow_bytes(rows) for name, rows in spec["datasets"].items()}
+    return spec
 
 
-def draw_chart(target, chart, **kwargs) -> None:
-    """`target.altair_chart(chart, **kwargs)` (target: `st` or a column), drawn from `chart_spec`."""
-    target.vega_lite_chart(chart_spec(chart), **kwargs)
+def cached_spec(build):
+    """Decorator for a function that builds an Altair chart: it returns the chart's `chart_spec` instead, built
+    once per distinct arguments in this process and shared by every visitor (building a chart costs 20-100 ms
+    of CPU, on every rerun of the tab that draws it)."""
+    @st.cache_data(show_spinner=False, max_entries=256)
+    @functools.wraps(build)
+    def spec(*args, **kwargs) -> dict:
+        return chart_spec(build(*args, **kwargs))
+
+    return spec
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _png(image: np.ndarray) -> bytes:
+    return png_bytes(image)
+
+
+def show_image(target, image: np.ndarray, **kwargs) -> None:
+    """`target.image(image, **kwargs)` (target: `st` or a column) of a uint8 image, PNG-encoded once per process
+    (Streamlit encodes an array on every rerun: a few ms per image, dozens of images per tab)."""
+    target.image(_png(np.asarray(image, np.uint8)), **kwargs)
 
 
 def show_table(df, **kwargs) -> None:
@@ -85,7 +125,7 @@ def show_table(df, **kwargs) -> None:
 
 
 GRID_PX = 1100  # the main area's width on a laptop screen in the wide layout (approximate)
-MAX_PER_ROW = 6
+MAX_PER_ROW = 12
 
 
 def download_name(kind: str, models, digits) -> str:
@@ -96,24 +136,54 @@ def download_name(kind: str, models, digits) -> str:
     return f"aecompare-{kind}-{named}-digits-{shown}.png"
 
 
-def image_grid(lead: tuple[str, np.ndarray, str], columns: list[tuple[str, np.ndarray, str]],
-               lead_width: int, width: int, download: str | None = None) -> None:
-    """Image columns (title, image, caption) under bold titles, as many per row as fit, `lead` (the
-    input) first in every row. Titles get a row of their own, so every image of a row starts at the
-    same height whatever the titles' lengths; images are shown `width` pixels wide (`lead_width`).
-    On a narrow screen Streamlit stacks the columns: each row then reads top to bottom, input first.
-    With `download` (a file name), a button offers the whole grid as one PNG, columns side by side."""
+Figure = tuple[str, np.ndarray, str]  # (title, uint8 image, caption)
+
+
+def figure_html(title: str, image: np.ndarray, caption: str, width: int, title_lines: int = 3) -> str:
+    """One image as an HTML <figure>: a bold title (`title_lines` high, so the images of a row start at the same
+    height whatever the titles' lengths), the PNG inline, a small caption; shown `width` pixels wide."""
+    src = "data:image/png;base64," + base64.b64encode(png_bytes(np.asarray(image, np.uint8))).decode()
+    return (f'<figure style="margin:0 16px 12px 0;width:{width}px;flex:none">'
+            f'<figcaption style="height:{1.3 * title_lines:.1f}em;display:flex;align-items:flex-end;font-weight:600;'
+            f'font-size:0.85rem;line-height:1.3;overflow-wrap:anywhere">{html.escape(title)}</figcaption>'
+            f'<img src="{src}" width="{width}" alt="{html.escape(title)}" style="display:block;max-width:100%">'
+            f'<figcaption style="font-size:0.8rem;opacity:0.7;overflow-wrap:anywhere">{html.escape(caption)}'
+            f'</figcaption></figure>')
+
+
+def figures_html(rows: list[list[tuple[str, np.ndarray, str, int]]], title_lines: int = 3) -> str:
+    """Rows of figures (title, image, caption, width) as one HTML block; a row wraps on a narrow screen.
+
+    Drawn as one `st.html` element: as dozens of `st.columns`, `st.markdown` and `st.image` elements the same
+    grid costs the browser half a second or more to draw."""
+    return "".join('<div style="display:flex;flex-wrap:wrap;align-items:flex-start">'
+                   + "".join(figure_html(*figure, title_lines) for figure in row) + "</div>" for row in rows)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """An image grid ready to draw: its HTML and the whole grid as one PNG (columns side by side), to download."""
+
+    html: str
+    png: bytes | None
+
+
+def image_grid(lead: Figure, columns: list[Figure], lead_width: int, width: int) -> Grid:
+    """Image columns (title, image, caption), as many per row as fit, `lead` (the input) first in every row;
+    images are shown `width` pixels wide (`lead_width`). On a narrow screen a row wraps, input first."""
     per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
-    spec = [lead_width] + [width] * per_row
-    for start in range(0, max(len(columns), 1), per_row):
-        row = [lead] + columns[start:start + per_row]
-        for col, (title, _, _) in zip(st.columns(spec), row):
-            col.markdown(f"**{title}**")
-        for col, (_, image, caption), w in zip(st.columns(spec), row, spec):
-            col.image(image, width=w, caption=caption)
-    if download and columns:
-        st.download_button("Download this grid (PNG)", png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])),
-                           file_name=download, mime="image/png", key=f"png_{download}")
+    rows = [[(*lead, lead_width)] + [(*c, width) for c in columns[start:start + per_row]]
+            for start in range(0, max(len(columns), 1), per_row)]
+    png = png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])) if columns else None
+    return Grid(figures_html(rows), png)
+
+
+def show_grid(grid: Grid, download: str) -> None:
+    """Draw an `image_grid`, with a button offering it as one PNG named `download`."""
+    st.html(grid.html)
+    if grid.png is not None:
+        st.download_button("Download this grid (PNG)", grid.png, file_name=download, mime="image/png",
+                           key=f"png_{download}")
 
 
 def value_range(x: np.ndarray) -> tuple[float, float]:
@@ -149,5 +219,5 @@ def models_link(names, available=None) -> str:
 
 
 def evidence_part(evidence: dict | None, key: str, default):
-    """One part of `aecompare.evidence.questions_evidence`, or `default` when absent or empty."""
+    """One part of `aecompare.evaluation.evidence.questions_evidence`, or `default` when absent or empty."""
     return (evidence or {}).get(key) or default

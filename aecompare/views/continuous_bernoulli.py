@@ -8,16 +8,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import explain as ex
-from ..images import strip
-from ..losses import cb_log_norm
-from ..records import probe_outputs
-from .common import Context, chart_data, draw_chart, show_table
+from ..evaluation.records import probe_outputs
+from ..maths import explain as ex
+from ..maths.pixel_losses import cb_log_norm
+from .common import Context, cached_spec, chart_data, show_table
+from .images import png_bytes, strip
 
-PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("s002-sigmoid-bce-adam", "s002-sigmoid-cb-adam"))
+PAIRS = (("norm-sigmoid-bce", "norm-sigmoid-cb"), ("q3-sigmoid-bce-adam", "q3-sigmoid-cb-adam"))
 GREY_TARGETS = (0.1, 0.25, 0.5, 0.67, 0.8, 0.9)
 
 
+@cached_spec
 def loss_curves(y: float) -> alt.LayerChart:
     """BCE and CB NLL of one target y as λ varies, with each one's minimum marked."""
     lam = np.linspace(0.002, 0.998, 499)
@@ -38,6 +39,7 @@ def loss_curves(y: float) -> alt.LayerChart:
     return alt.layer(lines, points, zero).properties(height=280)
 
 
+@cached_spec
 def log_norm_chart() -> alt.Chart:
     lam = np.linspace(0.001, 0.999, 499)
     return (alt.Chart(chart_data(pd.DataFrame({"λ": lam, "log C(λ)": cb_log_norm(lam)}))).mark_line()
@@ -64,10 +66,10 @@ def render_math() -> None:
         "E[x | λ]. At the optimum E[x | λ] equals the target (an exponential family), so a grey 0.67 needs λ ≈ 0.90.")
     y = st.slider("Target pixel value y", 0.0, 1.0, 0.67, 0.01, key="cb_y")
     left, right = st.columns(2)
-    draw_chart(left, loss_curves(y), width="stretch")
+    left.vega_lite_chart(loss_curves(y), width="stretch")
     left.caption(f"Both losses of a target y = {y:.2f} as the prediction λ varies; dots: each one's minimum. BCE is "
                  "lowest at λ = y; the CB NLL where E[x | λ] = y. Dashed: 0 — the CB NLL dips below it.")
-    draw_chart(right, log_norm_chart(), width="stretch")
+    right.vega_lite_chart(log_norm_chart(), width="stretch")
     right.caption("log C(λ), the normaliser BCE lacks: log 2 at λ = 1/2 (computed there by its series), growing "
                   "towards the ends. It depends on λ only, so it changes which λ is best, not the target's part.")
     show_table(floors_table(), hide_index=True, width="stretch")
@@ -81,9 +83,9 @@ def render_models(ctx: Context) -> None:
     results = ctx.results()
     pairs = [p for p in PAIRS if all(ctx.catalog.by_name(n) and ctx.catalog.by_name(n)[0].probes is not None
                                      for n in p)]
-    if not pairs or results is None or ctx.x_test is None:
+    if not pairs or results is None or ctx.test is None:
         st.info("No pair of BCE and CB models in this folder: train them with "
-                "`python -m aecompare.train --only norm-sigmoid-cb s002-sigmoid-cb-adam`.")
+                "`python -m aecompare.train --only norm-sigmoid-cb q3-sigmoid-cb-adam`.")
         return
     table = results.table
     rows = table[(table["kind"] == "model") & table["name"].isin([n for p in pairs for n in p])]
@@ -91,14 +93,19 @@ def render_models(ctx: Context) -> None:
     show_table(rows[columns], hide_index=True, width="stretch")
     st.caption("MSE and BCE − H(y) over all test pixels, over the mid-grey target pixels (0.1 < y < 0.9, "
                "grey_fraction of them) and over the rest; CB models read through their mean E[x | λ].")
-    for pair in pairs:
-        bce, cb = (ctx.catalog.by_name(n)[0] for n in pair)
-        index = bce.probes["index"][::2]
-        x = ctx.x_test[index]
-        picture = np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
-            x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))])
-        st.image(picture, caption=f"rows: input; {bce.name}; {cb.name} read through its mean E[x | λ]; the same "
-                                  "model's λ itself — more extreme than the data (last epoch).")
+    for bce, cb in pairs:
+        st.image(pair_picture(ctx.models_dir, ctx.state.dataset, (bce, cb), ctx),
+                 caption=f"rows: input; {bce}; {cb} read through its mean E[x | λ]; the same model's λ itself — more "
+                         "extreme than the data (last epoch).")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def pair_picture(models_dir: str, dataset: str, pair: tuple[str, str], _ctx: Context) -> bytes:
+    """One digit per class: inputs, the BCE model's reconstructions, the CB model's mean and its λ, as a PNG."""
+    bce, cb = (_ctx.catalog.by_name(n)[0] for n in pair)
+    x = _ctx.images(bce.probes["index"][::2])
+    return png_bytes(np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
+        x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))]))
 
 
 def show(ctx: Context) -> None:

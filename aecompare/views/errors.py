@@ -7,8 +7,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
-from .common import Context, chart_data, download_name, draw_chart, image_grid, need_test_set, no_models_note
+from .common import (
+    Context,
+    Grid,
+    cached_spec,
+    chart_data,
+    download_name,
+    figures_html,
+    image_grid,
+    need_test_set,
+    no_models_note,
+    show_grid,
+    show_image,
+)
+from .images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5
@@ -22,32 +34,44 @@ def triplet(x: np.ndarray, y: np.ndarray, limit: float, zoom: int, stretch: bool
     return upscale(join([recon, err], axis=1), zoom)
 
 
-def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int, stretch: bool,
-                    download: str | None = None) -> float:
-    """Rows of input | (reconstruction | error) per model; returns the shared error limit used."""
+def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int, stretch: bool) -> tuple[Grid, float]:
+    """Rows of input | (reconstruction | error) per model as an image grid, and the shared error limit used."""
     limit = max([float(np.abs(o - inputs).max()) for o in outputs.values()] + [1e-6])
     lead = ("input", join([upscale(to_display(x), zoom) for x in inputs], axis=0, gap=6),
             "rows: " + ", ".join(captions))
     columns = [(name, join([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, out)], axis=0, gap=6),
                 "reconstruction | error") for name, out in outputs.items()]
-    image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom, download=download)
-    return limit
+    return image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom), limit
 
 
-def render_maps(maps: dict[str, np.ndarray], title: str) -> None:
-    """One 28x28 map per model as an image, on one colour scale shared by all (0 black, the largest value
-    of any model pale yellow), with the scale drawn below."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def triplets(choice: tuple, _ctx: Context) -> tuple[Grid, float]:
+    """`render_triplets` of the first chosen digits for one `Context.choice`, once per process."""
+    inputs = _ctx.inputs[:MAX_TRIPLET_ROWS]
+    outputs = {r.name: r.reconstruct(inputs, raw_output=_ctx.state.cb_lambda) for r in _ctx.runs}
+    captions = [f"#{i} · {lab}" for i, lab in zip(_ctx.indices, _ctx.labels[:MAX_TRIPLET_ROWS], strict=False)]
+    return render_triplets(inputs, captions, outputs, _ctx.state.zoom, _ctx.state.stretch)
+
+
+def render_maps(maps: dict[str, np.ndarray]) -> tuple[str, np.ndarray, float]:
+    """One 28x28 map per model on one colour scale shared by all (0 black, the largest value of any model pale
+    yellow): the maps as HTML, the scale as an image, and the value at its top."""
     top = max([float(np.max(m)) for m in maps.values()] + [1e-12])
-    st.markdown(f"**{title}**")
-    columns = [(name, upscale(sequential_rgb(m.reshape(28, 28), top), MAP_ZOOM), f"max {float(np.max(m)):.4f}")
-               for name, m in maps.items()]
-    for start in range(0, len(columns), 6):
-        for col, (name, image, caption) in zip(st.columns(6), columns[start:start + 6]):
-            col.markdown(f"**{name}**")
-            col.image(image, caption=caption, width=28 * MAP_ZOOM)
-    st.image(colour_bar(top, width=280), caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
+    figures = [(name, upscale(sequential_rgb(m.reshape(28, 28), top), MAP_ZOOM), f"max {float(np.max(m)):.4f}",
+                28 * MAP_ZOOM) for name, m in maps.items()]
+    return figures_html([figures]), colour_bar(top, width=280), top
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) -> tuple[str, np.ndarray, float]:
+    """`render_maps` of the stored per-pixel error maps `what` of the runs (name, seed), once per process."""
+    from . import loaders
+
+    results = loaders.results(models_dir)
+    return render_maps({name: results.array(name, seed, what) for name, seed in runs})
+
+
+@cached_spec
 def class_chart(per_class: pd.DataFrame, order: list[str]) -> alt.Chart:
     """MSE per digit class, one bar per model (shared y scale), hover for MSE and MAE."""
     return (alt.Chart(chart_data(per_class), title="MSE per digit class (test set, [0, 1] scale)").mark_bar()
@@ -63,13 +87,10 @@ def show(ctx: Context) -> None:
     st.subheader("Error maps")
     if need_test_set(ctx) or no_models_note(ctx.runs):
         return
-    inputs = ctx.inputs[:MAX_TRIPLET_ROWS]
     idx = ctx.indices[:MAX_TRIPLET_ROWS]
-    outputs = {r.name: r.reconstruct(inputs, raw_output=ctx.state.cb_lambda) for r in ctx.runs}
-    captions = [f"#{i} · {lab}" for i, lab in zip(idx, ctx.labels[:MAX_TRIPLET_ROWS], strict=False)]
+    grid, limit = triplets(ctx.choice, ctx)
     st.markdown("**Per digit: input | reconstruction | signed error**")
-    limit = render_triplets(inputs, captions, outputs, ctx.state.zoom, ctx.state.stretch,
-                            download_name("errors", outputs, idx))
+    show_grid(grid, download_name("errors", [r.name for r in ctx.runs], idx))
     more = f" (the first {MAX_TRIPLET_ROWS} of {len(ctx.indices)} chosen)" if len(ctx.indices) > len(idx) else ""
     st.caption(f"Digits{more}: input, then per model its reconstruction (grey, 0-1 display, clipped"
                f"{'; stretched to its own range' if ctx.state.stretch else ''}) and the signed error "
@@ -79,10 +100,14 @@ def show(ctx: Context) -> None:
     results = ctx.results()
     if results is None:
         return
+    runs = tuple((r.name, r.seed) for r in ctx.runs)
     for what, title in (("squared_map", "Mean squared error per pixel over the test images ([0, 1] scale)"),
                         ("absolute_map", "Mean absolute error per pixel over the test images ([0, 1] scale)")):
-        render_maps({r.name: results.array(r.name, r.seed, what) for r in ctx.runs}, title)
-    chosen = {(r.name, r.seed) for r in ctx.runs}
+        maps, bar, top = error_maps(ctx.models_dir, runs, what)
+        st.markdown(f"**{title}**")
+        st.html(maps)
+        show_image(st, bar, caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
+    chosen = set(runs)
     per_class = results.per_class[[(n, s) in chosen for n, s in zip(results.per_class["name"],
                                                                       results.per_class["seed"])]]
-    draw_chart(st, class_chart(per_class, [r.name for r in ctx.runs]), width="stretch")
+    st.vega_lite_chart(class_chart(per_class, [r.name for r in ctx.runs]), width="stretch")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import html
 from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
-from ..explain import lit_pixel_counts
-from ..findings import Finding, figures_frame, findings
-from ..images import png_bytes, strip
-from ..records import probe_outputs
+from ..evaluation.answers import Finding, figures_frame, findings
+from ..evaluation.records import probe_outputs
+from . import loaders
 from .common import Context, need_test_set
+from .images import png_bytes, strip
 
 PICTURE_ZOOM = 2
 
@@ -27,15 +29,44 @@ def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     """One digit per class: the inputs, then each illustrating model's reconstruction after its last epoch."""
     runs = [ctx.catalog.by_name(n)[0] for n in finding.models if ctx.catalog.by_name(n)]
     runs = [r for r in runs if r.probes is not None]
-    if not runs or ctx.x_test is None:
+    if not runs or ctx.test is None:
         return None
     index = runs[0].probes["index"][::2]  # the probe digits hold two per class
-    rows = [strip(ctx.x_test[index], PICTURE_ZOOM)]
+    rows = [strip(ctx.images(index), PICTURE_ZOOM)]
     rows += [strip(probe_outputs(r.probes)[::2], PICTURE_ZOOM, stretch=ctx.state.stretch) for r in runs]
     image = np.concatenate([np.pad(r, ((0, 4), (0, 0)), constant_values=255) for r in rows])
     caption = "rows: input, " + ", ".join(r.name for r in runs) + " (last epoch" + \
         (", each stretched to its own range)" if ctx.state.stretch else ", clipped to 0-1)")
     return image, caption
+
+
+def card(finding: Finding, picture_png: bytes | None, caption: str) -> str:
+    """One finding as a bordered card of markdown with HTML around it: title, statement and evidence link, and
+    beside them (below them on a narrow screen) its picture with a PNG download link. One element per finding:
+    as columns, images and download buttons, the eight cards cost the browser three times as long to draw."""
+    mark = "" if finding.holds else " — not supported by these models"
+    figure = ""
+    if picture_png is not None:
+        src = "data:image/png;base64," + base64.b64encode(picture_png).decode()
+        figure = (f'<div style="flex:2 1 280px;text-align:center"><img src="{src}" alt="{html.escape(caption)}" '
+                  f'style="max-width:100%"><div style="font-size:0.8rem;opacity:0.7">{html.escape(caption)}</div>'
+                  f'<a href="{src}" download="aecompare-finding-{finding.key}.png">Download the picture (PNG)</a>'
+                  "</div>")
+    return (f'<div style="display:flex;flex-wrap:wrap;gap:1rem 1.5rem;border:1px solid rgba(49,51,63,0.2);'
+            f'border-radius:0.5rem;padding:1rem;margin-bottom:1rem"><div style="flex:3 1 360px">\n\n'
+            f"**{finding.title}**{mark}\n\n{finding.statement}\n\n{evidence_link(finding)}\n\n</div>{figure}</div>")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def drawn(models_dir: str, dataset: str, stretch: bool, _ctx: Context) -> tuple[list[str], str]:
+    """Every finding as a `card` and every finding's figures as CSV, once per dataset and display in this
+    process."""
+    found = findings(loaders.results(models_dir), loaders.mean_lit_pixels(dataset))
+    cards = []
+    for finding in found:
+        shown = picture(_ctx, finding)
+        cards.append(card(finding, None, "") if shown is None else card(finding, png_bytes(shown[0]), shown[1]))
+    return cards, figures_frame(found).to_csv(index=False)
 
 
 def show(ctx: Context) -> None:
@@ -44,23 +75,10 @@ def show(ctx: Context) -> None:
                "evaluation results of the models in this folder (a model's figure is the mean over its seeds), and "
                "every claim is checked on them: a claim the models no longer support says so. Each links to the "
                "view that shows the evidence.")
-    if need_test_set(ctx):
+    if need_test_set(ctx) or ctx.results() is None:
         return
-    results = ctx.results()
-    if results is None:
-        return
-    found = findings(results, float(lit_pixel_counts(ctx.x_test).mean()))
-    for finding in found:
-        with st.container(border=True):
-            mark = "" if finding.holds else " — not supported by these models"
-            st.markdown(f"**{finding.title}**{mark}")
-            text, image = st.columns([3, 2])
-            text.markdown(finding.statement)
-            text.html(evidence_link(finding))
-            drawn = picture(ctx, finding)
-            if drawn is not None:
-                image.image(drawn[0], caption=drawn[1])
-                image.download_button("PNG", png_bytes(drawn[0]), file_name=f"aecompare-finding-{finding.key}.png",
-                                      mime="image/png", key=f"finding_png_{finding.key}")
-    st.download_button("Download every finding's figures (CSV)", figures_frame(found).to_csv(index=False),
-                       file_name="aecompare-findings.csv", mime="text/csv")
+    cards, figures_csv = drawn(ctx.models_dir, ctx.state.dataset, ctx.state.stretch, ctx)
+    for text in cards:
+        st.markdown(text, unsafe_allow_html=True)  # our own HTML around the statements' markdown
+    st.download_button("Download every finding's figures (CSV)", figures_csv, file_name="aecompare-findings.csv",
+                       mime="text/csv")

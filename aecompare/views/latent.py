@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from ..analysis import TSNE_N
-from ..images import CLASS_COLOURS, scatter
-from .common import Context, need_test_set, no_models_note
+from ..evaluation.analysis import TSNE_N
+from . import loaders
+from .common import Context, figures_html, need_test_set, no_models_note
+from .images import CLASS_COLOURS, scatter
 
 PANEL_PX = 260
 
@@ -42,41 +44,51 @@ def panels(df: pd.DataFrame) -> list[tuple[str, object]]:
             for method, part in (("PCA", pca), ("t-SNE", tsne)) if len(part)]
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def cached_panels(models_dir: str, name: str, seed: int, points: int, _df: pd.DataFrame) -> list[tuple[str, object]]:
-    """`panels` of one run's `points` projected codes, drawn once per process (fixed once stored)."""
-    return panels(_df)
+@dataclass(frozen=True)
+class Drawn:
+    """What the tab draws for a choice of runs: their panels as HTML, whether t-SNE is among them, and the runs
+    whose codes are not finite (nothing to project)."""
+
+    html: str
+    with_tsne: bool
+    diverged: list[str]
 
 
-def render_latent(projections: dict[str, tuple[int, pd.DataFrame]], probe_accuracy: dict[str, float],
-                  models_dir: str) -> None:
-    """One PCA | t-SNE pair of images per model (name -> (seed, projections)), with its probe accuracy."""
-    with_tsne = any((df["method"] == "t-SNE").any() for _, df in projections.values())
-    st.caption(CAPTION.format(shown=f"the {TSNE_N} images also used for t-SNE" if with_tsne else "all of them",
-                              tsne=TSNE_TEXT.format(n=TSNE_N) if with_tsne else
-                              "t-SNE is not shown: the stored results are not fresh (see the note above)."))
-    st.html(legend_html())
-    for name, (seed, df) in projections.items():
+def render_latent(projections: dict[str, pd.DataFrame], probe_accuracy: dict[str, float]) -> Drawn:
+    """One row per model (name -> its projections): PCA | t-SNE images, titled with its probe accuracy."""
+    rows, diverged = [], []
+    for name, df in projections.items():
+        if df.empty:
+            diverged.append(name)
+            continue
         acc = probe_accuracy.get(name)
         shown_acc = "" if acc is None or math.isnan(acc) else f" — linear probe accuracy {acc:.3f}"
-        st.markdown(f"**{name}**{shown_acc}")
-        if df.empty:
-            st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
-            continue
-        for col, (title, image) in zip(st.columns(4), cached_panels(models_dir, name, seed, len(df), df)):
-            col.image(image, caption=title, width=PANEL_PX)
+        rows.append([(name + shown_acc if i == 0 else "", image, title, PANEL_PX)
+                     for i, (title, image) in enumerate(panels(df))])
+    with_tsne = any((df["method"] == "t-SNE").any() for df in projections.values())
+    return Drawn(figures_html(rows, title_lines=2), with_tsne, diverged)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def drawn(models_dir: str, runs: tuple[tuple[str, int], ...]) -> Drawn:
+    """`render_latent` of the runs (name, seed) from the stored projections, once per process."""
+    results = loaders.results(models_dir)
+    table = results.table
+    models = table[table["kind"] == "model"].set_index(["name", "seed"])
+    accuracy = {name: float(models.loc[(name, seed), "probe_accuracy"]) for name, seed in runs
+                if (name, seed) in models.index}
+    return render_latent({name: results.latent(name, seed) for name, seed in runs}, accuracy)
 
 
 def show(ctx: Context) -> None:
     st.subheader("Latent space")
-    if need_test_set(ctx) or no_models_note(ctx.runs):
+    if need_test_set(ctx) or no_models_note(ctx.runs) or ctx.results() is None:
         return
-    results = ctx.results()
-    if results is None:
-        return
-    table = results.table
-    models = table[table["kind"] == "model"]
-    accuracy = {r.name: float(models.loc[(models["name"] == r.name) & (models["seed"] == r.seed),
-                                         "probe_accuracy"].iloc[0])
-                for r in ctx.runs if ((models["name"] == r.name) & (models["seed"] == r.seed)).any()}
-    render_latent({r.name: (r.seed, results.latent(r.name, r.seed)) for r in ctx.runs}, accuracy, ctx.models_dir)
+    d = drawn(ctx.models_dir, tuple((r.name, r.seed) for r in ctx.runs))
+    st.caption(CAPTION.format(shown=f"the {TSNE_N} images also used for t-SNE" if d.with_tsne else "all of them",
+                              tsne=TSNE_TEXT.format(n=TSNE_N) if d.with_tsne else
+                              "t-SNE is not shown: the stored results are not fresh (see the note above)."))
+    st.html(legend_html())
+    for name in d.diverged:
+        st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
+    st.html(d.html)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..analysis import Results
-from ..catalog import Catalog
-from ..diagnostics import verdict
+from ..evaluation.analysis import Results
+from ..maths.diagnostics import verdict
 from ..registry import Experiment
+from ..store.catalog import Catalog
 
 GLOSSARY_ANCHOR = "glossary"
 GLOSSARY = {
@@ -49,12 +49,17 @@ def model_verdict(run, results: Results | None) -> str | None:
     return verdict(run.history.get("diverged_epoch"), stats, hidden)[0] if stats else None
 
 
-def render(catalog: Catalog, results: Results | None) -> None:
-    """The sidebar's legend of every model in the catalog (verdicts from `results` when given) and the glossary."""
+def model_lines(catalog: Catalog, results: Results | None) -> list[str]:
+    """`model_line` of every model in the catalog (verdicts from `results` when given)."""
+    return [model_line(run.exp, len(catalog.by_name(run.name)), model_verdict(run, results))
+            for run in catalog.first_seeds()]
+
+
+def render(lines: list[str]) -> None:
+    """The sidebar's legend (`model_lines`) and the glossary."""
     sb = st.sidebar
     with sb.expander("The models", expanded=False):
-        for run in catalog.first_seeds():
-            st.markdown(model_line(run.exp, len(catalog.by_name(run.name)), model_verdict(run, results)))
+        st.markdown("\n\n".join(lines))
         st.caption("Verdicts: Weight collapse tab (rule there), from each model's outputs over the test images.")
     sb.subheader("Glossary", anchor=GLOSSARY_ANCHOR)
     sb.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))

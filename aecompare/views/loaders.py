@@ -2,7 +2,7 @@
 
 One chain, as in Streamlit's demo apps:
     catalog(models_dir)        the trained runs (weights, histories, probe digits)
-    test_set()                 the test images (uint8) and labels; test_x_unit(): as float32 on [0, 1]
+    test_set(dataset)          the test images (uint8) and labels; mean_lit_pixels(dataset): a fact of them
     results_note(models_dir)   None if the stored results are fresh, else why not (cheap: no computing)
     results(models_dir)        the stored results if fresh; otherwise computed live, once per process
 The app never trains and, while the stored results are fresh, never runs the test set through a model.
@@ -16,18 +16,24 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from .. import results as stored_results
-from ..analysis import Results, analyse_datasets
-from ..catalog import Catalog, load_catalog
 from ..data import DataError, Dataset, TestSet, load_dataset, load_test_set, unit_images
-from ..evidence import questions_evidence
+from ..evaluation import results as stored_results
+from ..evaluation.analysis import Results, analyse_datasets
+from ..evaluation.evidence import questions_evidence
+from ..maths.explain import lit_pixel_counts
+from ..store.artifacts import ArtifactError
+from ..store.catalog import Catalog, load_catalog
+from . import legend
 from .server import read_only, serialise_heavy
+
+CHUNK = 1000  # test images converted to floats at a time
 
 
 @st.cache_resource(show_spinner="Loading models ...")
 def catalog(models_dir: str) -> Catalog:
-    """Every run in the folder, loaded once per process."""
-    return read_only(load_catalog(Path(models_dir)))
+    """Every run in the folder, loaded once per process (the files of seeds the views do not draw are checked, and
+    parsed when first used: `catalog.Deferred`)."""
+    return read_only(load_catalog(Path(models_dir), defer_seeds=True))
 
 
 @st.cache_resource(show_spinner="Loading the test images ...")
@@ -41,10 +47,13 @@ def test_set(dataset: str = "mnist") -> tuple[TestSet | None, str | None]:
 
 
 @st.cache_resource(show_spinner=False)
-def test_x_unit(dataset: str = "mnist") -> np.ndarray | None:
-    """A dataset's test images as float32 (n, 784) on [0, 1] (31 MB, shared)."""
+def mean_lit_pixels(dataset: str = "mnist") -> float | None:
+    """How many pixels of a test image are lit (> 0.5 on [0, 1]), on average over the test set."""
     test, _ = test_set(dataset)
-    return None if test is None else read_only(unit_images(test.x))
+    if test is None:
+        return None
+    return float(np.concatenate([lit_pixel_counts(unit_images(test.x[i:i + CHUNK]))
+                                 for i in range(0, len(test.x), CHUNK)]).mean())
 
 
 def _datasets(models_dir: str) -> list[str]:
@@ -78,6 +87,12 @@ def fresh_results(models_dir: str) -> Results | None:
     return _fresh_stored(models_dir)[0]
 
 
+@st.cache_resource(show_spinner=False)
+def legend_lines(models_dir: str) -> list[str]:
+    """The sidebar's line per model, verdicts from the fresh stored results (`legend.model_lines`)."""
+    return legend.model_lines(catalog(models_dir), fresh_results(models_dir))
+
+
 def results_note(models_dir: str) -> str | None:
     """What to tell the visitor when the stored results cannot be used, naming the file and the command."""
     _, why = _fresh_stored(models_dir)
@@ -88,26 +103,35 @@ def results_note(models_dir: str) -> str | None:
 
 
 def results(models_dir: str) -> Results | None:
-    """Fresh stored results, or the same figures computed live; None without test images."""
+    """Fresh stored results, or the same figures computed live; None without test images (or, with a message on
+    the page, when a model file no longer reads as it did when the catalog was loaded)."""
     fresh, _ = _fresh_stored(models_dir)
-    return fresh if fresh is not None else _live_results(models_dir)
+    if fresh is not None:
+        return fresh
+    live, problem = _live_results(models_dir)
+    if problem:
+        st.error(problem)
+    return live
 
 
 @st.cache_resource(show_spinner="Computing every model's test-set figures (no fresh stored results) ...")
 @serialise_heavy
-def _live_results(models_dir: str) -> Results | None:
+def _live_results(models_dir: str) -> tuple[Results | None, str | None]:
     """`analysis.analyse_datasets` here and now: with the training images where they are installed (baselines
     and probes), else over the committed test images alone."""
     datasets = {}
     for name in _datasets(models_dir):
         test, _ = test_set(name)
         if test is None:
-            return None
+            return None, None
         try:
             datasets[name] = load_dataset(name, download=False)
         except DataError:
             datasets[name] = Dataset(None, None, test.x, test.y, source=f"committed {name} test set", name=name)
-    return read_only(analyse_datasets(catalog(models_dir), datasets, tsne_n=0))
+    try:
+        return read_only(analyse_datasets(catalog(models_dir), datasets, tsne_n=0)), None
+    except ArtifactError as e:  # a deferred weights file changed since the catalog was loaded
+        return None, f"{e} (then restart the app)"
 
 
 @st.cache_resource(show_spinner="Reading the models' records for the three questions ...")
@@ -115,5 +139,8 @@ def _live_results(models_dir: str) -> Results | None:
 def question_evidence(models_dir: str, dataset: str = "mnist") -> dict:
     """`evidence.questions_evidence` of the folder's runs on one dataset's test images, once per process."""
     runs = catalog(models_dir)
+    test, _ = test_set(dataset)
+    figures = results(models_dir)
     return read_only(questions_evidence(replace(runs, runs=[r for r in runs.runs if r.exp.dataset == dataset]),
-                                        test_x_unit(dataset)))
+                                        None if test is None else test.x,
+                                        None if figures is None else figures.output_stats))

@@ -6,13 +6,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..analysis import seed_summary
-from ..artifacts import PROBES_SEED
-from ..columns import TABLE_COLUMNS
-from ..images import strip
-from ..records import curves_frame, probe_epochs, probe_outputs
+from ..evaluation.analysis import seed_summary
+from ..evaluation.columns import TABLE_COLUMNS
+from ..evaluation.records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
+from ..store.artifacts import PROBES_SEED
 from . import loaders
-from .common import Context, chart_data, chart_spec, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .images import strip
 from .legend import GLOSSARY_LINK
 
 
@@ -62,11 +62,31 @@ def curve_specs(models_dir: str, names: tuple[str, ...], log: bool) -> dict[str,
     """Both curve charts' specs for one choice of models, built once per process and shared (building a
     chart of thousands of points costs a second of CPU)."""
     catalog = loaders.catalog(models_dir)
-    curves = curves_frame([run for n in names for run in catalog.by_name(n)])
+    curves = every_few_epochs(curves_frame([run for n in names for run in catalog.by_name(n)]))
     own = curves[curves["curve"].str.startswith("own loss")]
     common = curves[curves["curve"].str.startswith("MSE")]
     return {"own": chart_spec(curve_chart(own, log, "own loss (each on its own scale)", list(names))),
             "common": chart_spec(curve_chart(common, log, "MSE on [0, 1]", list(names)))}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def probe_strips(choice: tuple, epoch: int, _ctx: Context) -> str:
+    """The probe digits (first row) and each chosen run's reconstructions of them after `epoch`, as HTML; once per
+    `Context.choice` and epoch in this process."""
+    with_probes = [r for r in _ctx.runs if r.probes is not None]
+    index = with_probes[0].probes["index"]  # every run stores the same probe digits
+    rows = []
+    if _ctx.test is not None:
+        inputs = strip(_ctx.images(index), 2)
+        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), inputs.shape[1])])
+    for run in with_probes:
+        images = probe_outputs(run.probes, epoch)
+        lo, hi = float(images.min()), float(images.max())
+        picture = strip(images, 2, _ctx.state.stretch)
+        rows.append([(run.name, picture, f"epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
+                      + (" (each stretched to its own range)" if _ctx.state.stretch else ", shown clipped to 0-1"),
+                      picture.shape[1])])
+    return figures_html(rows, title_lines=1)
 
 
 def show_evaluation(ctx: Context) -> None:
@@ -110,7 +130,7 @@ PAIRS = ("sigmoid-bce", "sigmoid-mse", "sigmoid-cb", "linear-mae", "softmax-bce"
 
 
 def datasets_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
-    """The same output/loss pairs (seed 000's net, normalised pixels) on MNIST and on Fashion-MNIST: MSE over
+    """The same output/loss pairs (Q1's net, normalised pixels) on MNIST and on Fashion-MNIST: MSE over
     all pixels and over the mid-grey ones, mean ± std over seeds, and each pair's rank on each dataset."""
     summary = seed_summary(table).set_index("name")
 
@@ -138,7 +158,7 @@ def show(ctx: Context) -> None:
     if results is not None and results.table["dataset"].nunique() > 1:
         st.markdown("**The same losses on both datasets**")
         show_table(datasets_side_by_side(results.table), hide_index=True, width="stretch")
-        st.caption("Seed 000's net on normalised pixels, trained on each dataset and scored on its own test images "
+        st.caption("Q1's net on normalised pixels, trained on each dataset and scored on its own test images "
                    "(± over seeds where several were trained). Grey pixels: targets strictly between 0.1 and 0.9 "
                    "(8.6% of MNIST's test pixels, 40% of Fashion-MNIST's), where the losses treat targets "
                    "differently. CB models are read through their mean E[x | λ]. " + GLOSSARY_LINK)
@@ -153,8 +173,9 @@ def show(ctx: Context) -> None:
     right.vega_lite_chart(specs["common"], width="stretch")
     st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
                "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
-               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only). Where a model "
-               "has several seeds the line is their mean and the shaded band spans their min to max.")
+               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only); drawn: every "
+               "epoch up to 10, then every 5th and the last. Where a model has several seeds the line is their mean "
+               "and the shaded band spans their min to max.")
 
     st.markdown("**Probe digits, epoch by epoch**")
     with_probes = [r for r in ctx.runs if r.probes is not None]
@@ -167,13 +188,4 @@ def show(ctx: Context) -> None:
     kept = sorted(set.intersection(*(set(probe_epochs(r.probes)) for r in with_probes)))
     epoch = st.select_slider("Epoch (0 = before training)", kept, kept[-1], key="probe_epoch",
                              help="Runs keep their probe images after every epoch up to 10, then every 5th.")
-    index = with_probes[0].probes["index"]  # every run stores the same probe digits
-    if ctx.x_test is not None:
-        st.image(strip(ctx.x_test[index], 2), caption="inputs: test digits "
-                 + " ".join(f"#{i}" for i in index))
-    for run in with_probes:
-        images = probe_outputs(run.probes, epoch)
-        lo, hi = float(images.min()), float(images.max())
-        st.image(strip(images, 2, ctx.state.stretch),
-                 caption=f"{run.name}, epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
-                 + (" (each stretched to its own range)" if ctx.state.stretch else ", shown clipped to 0-1"))
+    st.html(probe_strips(ctx.choice, epoch, ctx))

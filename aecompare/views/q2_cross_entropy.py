@@ -1,4 +1,4 @@
-"""Q2 · Cross-entropy explained (seed 001): the loss term by term, the logit gradient q − y, entropy in bits."""
+"""Q2 · Cross-entropy explained (Q2): the loss term by term, the logit gradient q − y, entropy in bits."""
 
 from __future__ import annotations
 
@@ -9,23 +9,38 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import explain as ex
-from .common import draw_chart
+from ..maths import explain as ex
+from .common import cached_spec
 
 
 def _vector_label(v: np.ndarray) -> str:
     return "[" + " ".join(f"{x:g}" for x in v) + "]"
 
 
+@cached_spec
+def gradient_chart(label: tuple[float, ...], *predictions: tuple[float, ...]) -> alt.Chart:
+    """∂L/∂logit = q − y per class for each prediction q of the one label y, bars side by side."""
+    y = np.array(label)
+    grads = pd.concat([
+        pd.DataFrame({"class": np.arange(y.size), "prediction": _vector_label(np.array(p)),
+                      "gradient": ex.logit_gradient(y, np.array(p)), "q": p})
+        for p in predictions], ignore_index=True)
+    return alt.Chart(grads).mark_bar().encode(
+        x=alt.X("class:O", title="class"), xOffset="prediction:N",
+        y=alt.Y("gradient:Q", title="∂L/∂logit = q − y (nats per logit unit)"),
+        color=alt.Color("prediction:N", legend=alt.Legend(orient="bottom")),
+        tooltip=["prediction", "class", alt.Tooltip("q:Q", format=".3f"), alt.Tooltip("gradient:Q", format=".3f")])
+
+
 def render_cross_entropy() -> None:
-    """Seed 001: categorical cross-entropy term by term, the logit gradient p - y, entropy in bits, CE = H + KL."""
+    """Q2: categorical cross-entropy term by term, the logit gradient p - y, entropy in bits, CE = H + KL."""
     st.subheader("Cross-entropy, explained")
-    st.caption("Seed 001: a 5-class softmax classifier, one example. All losses in nats (natural log, as Keras "
-               "reports them) unless marked bits.")
+    st.caption("The asker's example: a 5-class softmax classifier, one example. All losses in nats (natural log, "
+               "as Keras reports them) unless marked bits.")
     c1, c2 = st.columns(2)
-    label_text = c1.text_input("True label y", "[1 0 0 0 0]", key="q001_label")
-    pred_text = c2.text_input("Prediction q (softmax output)", "[0.1 0.5 0.1 0.1 0.2]", key="q001_pred")
-    other_text = st.text_input("Compare with another prediction", "[0.1 0.6 0.1 0.1 0.1]", key="q001_other")
+    label_text = c1.text_input("True label y", "[1 0 0 0 0]", key="q2_label")
+    pred_text = c2.text_input("Prediction q (softmax output)", "[0.1 0.5 0.1 0.1 0.2]", key="q2_pred")
+    other_text = st.text_input("Compare with another prediction", "[0.1 0.6 0.1 0.1 0.1]", key="q2_other")
     try:
         pair = ex.check_pair(label_text, pred_text)
         other = ex.check_pair(label_text, other_text)
@@ -50,16 +65,7 @@ def render_cross_entropy() -> None:
         st.markdown(f"Loss for {_vector_label(other.prediction)}: **{other_loss:.4f} nats** — "
                     + ("the same: the loss only looks at the probability of the labelled class."
                        if same else "different."))
-        grads = pd.concat([
-            pd.DataFrame({"class": np.arange(y.size), "prediction": _vector_label(p),
-                          "gradient": ex.logit_gradient(y, p), "q": p})
-            for p in (q, other.prediction)], ignore_index=True)
-        chart = alt.Chart(grads).mark_bar().encode(
-            x=alt.X("class:O", title="class"), xOffset="prediction:N",
-            y=alt.Y("gradient:Q", title="∂L/∂logit = q − y (nats per logit unit)"),
-            color=alt.Color("prediction:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["prediction", "class", alt.Tooltip("q:Q", format=".3f"), alt.Tooltip("gradient:Q", format=".3f")])
-        draw_chart(st, chart, width="stretch")
+        st.vega_lite_chart(gradient_chart(tuple(y), tuple(q), tuple(other.prediction)), width="stretch")
         st.caption("Gradient of the loss with respect to each logit (the softmax's input), q − y, for both predictions "
                    "side by side. Equal losses, different updates: every wrong class is pushed down in proportion "
                    "to the probability it took, the true class pushed up by 1 − q.")
@@ -69,7 +75,7 @@ def render_cross_entropy() -> None:
 
 def _entropy_sections(pair) -> None:
     st.markdown("#### Entropy of n equally likely outcomes")
-    n = st.number_input("n outcomes", min_value=1, max_value=10**12, value=8, step=1, key="q001_n")
+    n = st.number_input("n outcomes", min_value=1, max_value=10**12, value=8, step=1, key="q2_n")
     bits = ex.uniform_entropy_bits(int(n))
     st.markdown(f"H = log₂ {int(n)} = **{bits:.4g} bits** = {bits * ex.LN2:.4g} nats "
                 f"(each outcome has probability 1/{int(n)}; 8 → 3 bits, 1024 → 10 bits).")

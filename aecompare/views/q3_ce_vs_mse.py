@@ -1,4 +1,4 @@
-"""Q3 · CE vs MSE (seed 002): shifted BCE, MSE and MAE around a target; seed 002's net under SGD and Adam."""
+"""Q3 · CE vs MSE (Q3): shifted BCE, MSE and MAE around a target; Q3's net under SGD and Adam."""
 
 from __future__ import annotations
 
@@ -7,31 +7,35 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import evidence as ev
-from .. import explain as ex
-from ..diagnostics import LOW_INPUT_SPREAD
-from ..images import strip
-from ..losses import binary_entropy
-from ..records import probe_epochs, probe_outputs
-from .common import draw_chart, evidence_part, models_link
+from ..evaluation import evidence as ev
+from ..evaluation.records import every_few_epochs, probe_epochs, probe_outputs
+from ..maths import explain as ex
+from ..maths.diagnostics import LOW_INPUT_SPREAD
+from ..maths.pixel_losses import binary_entropy
+from .common import cached_spec, evidence_part, models_link, show_image
+from .images import strip
 from .loaders import question_evidence
 
 
-def render_ce_vs_mse(evidence: dict | None) -> None:
-    """Seed 002: shifted BCE vs MSE vs MAE around a target, beside the seed-002 models trained with plain SGD."""
-    available = evidence_part(evidence, "available", [])
-    st.subheader("Cross-entropy against MSE around a target")
-    st.caption("Seed 002: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the output "
-               "was always a blob' and the first-layer weights went to zero; MSE worked.")
-    target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q002_target")
+def neighbours(target: float) -> tuple[float, float]:
+    """The predictions one step of 0.1 either side of `target`, kept inside (0, 1)."""
+    return max(target - 0.1, 0.01), min(target + 0.1, 0.99)
+
+
+def loss_marks(target: float) -> pd.DataFrame:
+    """Shifted BCE, MSE and MAE of `target` at its two `neighbours` (one row per prediction)."""
+    return pd.DataFrame(ex.loss_table(target, list(neighbours(target)))).rename(columns={
+        "shifted_bce": "BCE − H(y) (nats)", "mse": "MSE", "mae": "MAE"})
+
+
+@cached_spec
+def losses_around_chart(target: float) -> alt.LayerChart:
+    """Shifted BCE, MSE and MAE of one target as the prediction varies; dots at its two neighbours."""
     p = np.linspace(0.01, 0.99, 197)
     curves = pd.DataFrame({"p": p, "BCE − H(y) (nats)": ex.shifted_bce(target, p),
                            "MSE": ex.squared_error(target, p), "MAE": ex.absolute_error(target, p)})
     long = curves.melt(id_vars="p", var_name="loss", value_name="value")
-    left, right = max(target - 0.1, 0.01), min(target + 0.1, 0.99)
-    marks = pd.DataFrame(ex.loss_table(target, [left, right])).rename(columns={
-        "shifted_bce": "BCE − H(y) (nats)", "mse": "MSE", "mae": "MAE"})
-    marks_long = marks.melt(id_vars="prediction", var_name="loss", value_name="value").rename(
+    marks_long = loss_marks(target).melt(id_vars="prediction", var_name="loss", value_name="value").rename(
         columns={"prediction": "p"})
     chart = alt.Chart(long).mark_line().encode(
         x=alt.X("p:Q", title="prediction p"), y=alt.Y("value:Q", title="loss (minimum 0)"), color="loss:N",
@@ -40,8 +44,34 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
         x="p:Q", y="value:Q", color="loss:N", tooltip=["loss", alt.Tooltip("p:Q", format=".2f"),
                                                        alt.Tooltip("value:Q", format=".4f")])
     rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(strokeDash=[4, 4]).encode(x="target:Q")
+    return chart + pts + rule
+
+
+@cached_spec
+def q3_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.LayerChart:
+    """One per-epoch record of the Q3 runs, one line per model (output spread: with the blob threshold)."""
+    ch = alt.Chart(every_few_epochs(frame)).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch (0 = before training)"),
+        y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
+        color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
+                                  alt.Tooltip("val_mse:Q", format=".4f")])
+    if metric == "output_spread":
+        ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
+            color="red", strokeDash=[4, 4]).encode(y="b:Q")
+    return ch
+
+
+def render_ce_vs_mse(evidence: dict | None) -> None:
+    """Q3: shifted BCE vs MSE vs MAE around a target, beside the Q3 models trained with plain SGD."""
+    available = evidence_part(evidence, "available", [])
+    st.subheader("Cross-entropy against MSE around a target")
+    st.caption("The asker's net: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the "
+               "output was always a blob' and the first-layer weights went to zero; MSE worked.")
+    target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q3_target")
+    left, right = neighbours(target)
+    marks = loss_marks(target)
     c1, c2 = st.columns([3, 2])
-    draw_chart(c1, chart + pts + rule, width="stretch")
+    c1.vega_lite_chart(losses_around_chart(target), width="stretch")
     c1.caption(f"Per-pixel losses for target {target:.2f}: BCE shifted down by its minimum H(y) = "
                f"{float(binary_entropy(target)):.4f} nats (what is left is the KL divergence), squared error and "
                "absolute error (pixel units). Dots: one step of 0.1 either side.")
@@ -52,37 +82,29 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
     c2.markdown(f"Shifted BCE at {right:.2f} is **{b_right / b_left:.2f}×** its value at {left:.2f}: being "
                 f"{worse} the target costs more, while MSE and MAE give both sides the same value.")
 
-    _s002_models(evidence, available)
+    _q3_models(evidence, available)
 
 
-def _s002_models(evidence: dict | None, available: list[str]) -> None:
-    st.markdown("#### The seed-002 models (plain SGD, lr 0.1)")
-    s002 = evidence_part(evidence, "s002", {})
-    runs = s002.get("runs") or []
+def _q3_models(evidence: dict | None, available: list[str]) -> None:
+    st.markdown("#### The Q3 models (plain SGD, lr 0.1)")
+    q3 = evidence_part(evidence, "q3", {})
+    runs = q3.get("runs") or []
     if not runs:
-        st.info("No seed-002 model in models/ — " + models_link(ev.S002_MODELS, available))
+        st.info("No Q3 model in models/ — " + models_link(ev.Q3_SGD_MODELS, available))
     else:
         frame = pd.concat([r["frame"] for r in runs], ignore_index=True)
         metric_names = {"output_spread": "output spread (1 = follows input)",
                         "first_layer_fro_norm": "first-layer weight norm ‖W₁‖_F"}
         cols = st.columns(2)
         for col, (metric, title) in zip(cols, metric_names.items(), strict=True):
-            ch = alt.Chart(frame).mark_line(point=True).encode(
-                x=alt.X("epoch:Q", title="epoch (0 = before training)"),
-                y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
-                color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
-                                          alt.Tooltip("val_mse:Q", format=".4f")])
-            if metric == "output_spread":
-                ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
-                    color="red", strokeDash=[4, 4]).encode(y="b:Q")
-            draw_chart(col, ch, width="stretch")
+            col.vega_lite_chart(q3_chart(frame, metric, title), width="stretch")
         cols[0].caption("Output spread per epoch: std of the outputs across probe digits / std of the inputs, "
                         f"averaged over pixels. Red: {LOW_INPUT_SPREAD}, below which the outputs vary far less "
-                        "than the inputs (a blob's sign).")
+                        "than the inputs (a blob's sign). Drawn: every epoch up to 10, then every 5th and the last.")
         cols[1].caption("Frobenius norm of the 784→100 weight matrix per epoch, axis from 0: a collapse to a zero "
                         "matrix would fall to the axis.")
         kept = sorted(set.intersection(*(set(probe_epochs(r["probes"])) for r in runs)))
-        epoch = st.select_slider("Reconstructions after epoch", kept, kept[-1], key="q002_epoch",
+        epoch = st.select_slider("Reconstructions after epoch", kept, kept[-1], key="q3_epoch",
                                  help="Runs keep their probe images after every epoch up to 10, then every 5th.")
         for r in runs:
             st.markdown(f"**{r['name']}** ({r['loss']}, {r['optimizer']})")
@@ -90,13 +112,13 @@ def _s002_models(evidence: dict | None, available: list[str]) -> None:
             rows = [strip(outputs[:10], 1, False)]
             if r.get("probe_targets") is not None:
                 rows.insert(0, strip(r["probe_targets"][:10], 1, False))
-            st.image(np.concatenate(rows, axis=0), clamp=True, width="stretch")
+            show_image(st, np.concatenate(rows, axis=0), width="stretch")
             st.caption(("Top: test digits; bottom: " if len(rows) == 2 else "")
                        + f"reconstructions after epoch {epoch}, on the true [0, 1] scale (not stretched).")
             for line in r["reading"]["text"]:
                 st.markdown("- " + line)
-        st.markdown("**Reading.** " + ev.s002_summary(runs, s002.get("contrast") or []))
-    st.markdown("Models: " + models_link(ev.S002_MODELS, available) + "; the same losses with Adam: "
+        st.markdown("**Reading.** " + ev.q3_summary(runs, q3.get("contrast") or []))
+    st.markdown("Models: " + models_link(ev.Q3_SGD_MODELS, available) + "; the same losses with Adam: "
                 + models_link(ev.ADAM_CONTRAST, available) + ".")
 
 

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import streamlit as st
 
-_HEAVY = threading.Lock()
+_HEAVY = threading.RLock()  # re-entrant: a heavy computation may ask for another (evidence needs the results)
 # Held while drawing a tab: one visitor's tab at a time. On 2 cores parallel drawing gains no time (the
 # work is mostly Python, under one GIL), but each drawing holds its own temporaries: twenty at once took
 # the server from ~600 MB to 2.7 GB (benchmarks/ws_load.py). Taken before `_HEAVY`, never inside it.

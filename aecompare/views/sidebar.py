@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..losses import READOUTS
+from ..maths.pixel_losses import READOUTS
 from . import state as vs
 
 URL_KEYS = ("dataset", "models", "digits", "idx", "seed", "n", "rank", "zoom", "stretch", "cb")
@@ -83,7 +83,7 @@ def _pick_models(exps: dict) -> None:
     sb.selectbox("Quick pick", [OWN_CHOICE, *groups], key="sel_group", on_change=pick_group,
                  help="Choose a group of models; edit the list below freely.")
     sb.multiselect("Models", list(exps), key="sel_models", on_change=name_group,
-                   help="Every tab shows these models, in the registry's order (raw, normalised, seed 002). "
+                   help="Every tab shows these models, in the registry's order (raw, normalised, then Q3's net). "
                         "What each one is: 'The models' below.")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from ..registry import FORMER_NAMES
+
 DIGIT_MODES = ("per_class", "typed", "random", "worst", "best")
 MODE_LABELS = {
     "per_class": "n per class",
@@ -102,11 +104,11 @@ def parse_indices(text: str, warnings: list[str], what: str = "idx") -> tuple[in
 
 
 def _models(raw, known_models: list[str], warnings: list[str]) -> tuple[str, ...] | None:
-    """The models= value: () for "none", the known names given (catalog order), None (all) with a
-    warning when no name is given or none is known."""
+    """The models= value: () for "none", the known names given (catalog order; a model's former name is its
+    name), None (all) with a warning when no name is given or none is known."""
     if raw == NONE:
         return ()
-    names = dict.fromkeys(n.strip() for n in str(raw).split(","))  # in the URL's order, repeats once
+    names = dict.fromkeys(FORMER_NAMES.get(n.strip(), n.strip()) for n in str(raw).split(","))  # URL order, once
     names.pop("", None)
     if not names:
         warnings.append(f"URL: models={_quote(raw)} gives no model names; showing all models.")
@@ -153,7 +155,7 @@ def parse_query(params: dict, known_models: list[str]) -> tuple[ViewState, list[
     if s.zoom not in ZOOMS:
         warnings.append(f"URL: zoom={s.zoom} is not one of {ZOOMS}; using the default.")
         s = replace(s, zoom=ViewState.zoom)
-    rank = get("rank")
+    rank = FORMER_NAMES.get(get("rank"), get("rank"))
     if rank is not None:
         if rank in known_models:
             s = replace(s, rank_model=rank)

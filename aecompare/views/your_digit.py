@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..images import to_display, upscale
-from ..uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 from .common import Context, image_grid, scale_note
+from .images import to_display, upscale
+from .uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
 
 def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_output: bool = False) -> None:
@@ -27,11 +27,11 @@ def show(ctx: Context) -> None:
     source = st.radio("Digit from", ("an image you upload", "the test set"), horizontal=True, key="yd_source")
     digit = None
     if source == "the test set":
-        if ctx.x_test is None:
+        if ctx.test is None:
             st.info("The test images are not available (see the message above); upload an image instead.")
         else:
-            i = st.number_input("Test index (0-9999)", 0, len(ctx.x_test) - 1, 0, key="yd_index")
-            digit = ctx.x_test[int(i)]
+            i = st.number_input("Test index (0-9999)", 0, len(ctx.test.x) - 1, 0, key="yd_index")
+            digit = ctx.images([int(i)])[0]
             st.caption(f"Test digit #{int(i)}, true label {int(ctx.test.y[int(i)])}.")
     else:
         up = st.file_uploader(f"{FORMAT_NAMES}, up to {MAX_BYTES // 2**20} MB", type=list(UPLOAD_TYPES),
