@@ -52,18 +52,17 @@ def make_optimizer(exp: Experiment) -> keras.optimizers.Optimizer:
     return kinds[exp.optimizer.name](learning_rate=exp.optimizer.learning_rate)
 
 
-def bce(y, p, axis=None):
-    """The losses' mean over `axis` (default: every pixel of the batch): per model for a stack's outputs."""
+def bce(y, p):
     p = ops.clip(p, EPSILON, 1.0 - EPSILON)
-    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p), axis=axis)
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
 
 
-def mse(y, p, axis=None):
-    return ops.mean(ops.square(y - p), axis=axis)
+def mse(y, p):
+    return ops.mean(ops.square(y - p))
 
 
-def mae(y, p, axis=None):
-    return ops.mean(ops.abs(y - p), axis=axis)
+def mae(y, p):
+    return ops.mean(ops.abs(y - p))
 
 
 def cb_log_norm(p):
@@ -82,10 +81,10 @@ def cb_log_norm(p):
     return ops.where(near, LOG_2 + z * horner(CB_LOG_NORM_SERIES, z), closed)
 
 
-def cb(y, p, axis=None):
+def cb(y, p):
     """Continuous Bernoulli NLL, BCE − log C (nats per pixel, can be negative), as `losses.cb`."""
     p = ops.clip(p, EPSILON, 1.0 - EPSILON)
-    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p) + cb_log_norm(p), axis=axis)
+    return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p) + cb_log_norm(p))
 
 
 def cb_mean(p):
@@ -163,9 +162,11 @@ class ModelStack:
         loss, mse = [], []
         for act, name, a, b in self.segments:  # models of one activation and loss
             y = keras.activations.get(act)(z[a:b])
-            loss.append(LOSS_OPS[name](x, y, axis=(1, 2)))
-            mse.append(ops.mean(ops.square(batch - READOUT_OPS.get(name, lambda t: t)(y) / self.scale), axis=(1, 2)))
-        return ops.concatenate(loss), ops.concatenate(mse)
+            read = READOUT_OPS.get(name, lambda t: t)
+            for k in range(b - a):
+                loss.append(LOSS_OPS[name](x, y[k]))
+                mse.append(ops.mean(ops.square(batch - read(y[k]) / self.scale)))
+        return ops.stack(loss), ops.stack(mse)
 
     def objective(self, loss):
         """What the optimizer minimises: the active models' losses summed (a switched-off one's gradient is 0)."""
