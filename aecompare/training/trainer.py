@@ -101,8 +101,8 @@ def train_all(exps: list[Experiment], data: Dataset | dict[str, Dataset], models
 class GroupTrainer:
     """Trains a training group's models through the same batches, one XLA graph per epoch.
 
-    The models that share a net and an optimizer train as one `ModelStack` (a batched matmul per layer);
-    `models` holds each run's Keras model, with its initial weights and then its last finite ones.
+    The models of one seed, pixel scale, net and optimizer (`keras_models.stack_key`) train as one
+    `ModelStack`; `models` holds each run's Keras model, with its initial weights and then its last finite ones.
     """
 
     def __init__(self, exps: list[Experiment], data: Dataset):
