@@ -38,6 +38,7 @@ MAX_PARAMETERS = 4_000_000  # 16 MB of float32 weights (the registry's largest n
 MAX_JSON_DEPTH = 32  # the deepest record written is 6 levels deep
 MNIST_TEST_IMAGES = 10_000
 PROBES_PER_CLASS = 2
+PROBE_BATCH = 1000  # the first test images, on which each epoch's diagnostics are recorded
 PROBE_DIGITS = 10 * PROBES_PER_CLASS
 
 MANIFEST_BYTES = 64 * 1024 + MAX_RUNS * 16 * 1024  # a committed entry is ~1.2 KB

@@ -36,10 +36,9 @@ from ..maths.diagnostics import layer_diagnostics
 from ..maths.network import DenseLayer, forward
 from ..registry import Experiment, group_key
 from ..store import artifacts
-from ..store.schema import PROBES_PER_CLASS, probe_epochs_kept
+from ..store.schema import PROBE_BATCH, PROBES_PER_CLASS, probe_epochs_kept
 from .keras_models import ModelStack, build_model, stack_key, weights_of
 
-PROBE_BATCH = 1000  # the first 1000 test images: diagnostics are computed on these
 EVAL_BATCH = 1000
 
 

@@ -17,6 +17,7 @@ from ..evaluation.records import (
     verdict_rows,
 )
 from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
+from ..store.schema import PROBE_BATCH
 from . import loaders
 from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
 from .images import diverging_rgb, join, upscale
@@ -131,12 +132,12 @@ def show(ctx: Context) -> None:
     specs = chart_specs(ctx.models_dir, tuple(order), metric)
     st.vega_lite_chart(specs["layers"])
     st.caption(f"{metric} of each layer's weight matrix (units: dead/saturated as a fraction of the layer's "
-               "units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first 1000 test images "
-               "after every epoch (drawn: each of the first 10, then every 5th and the last). Epoch 0 is the "
+               f"units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first {PROBE_BATCH:,} test "
+               "images after every epoch (drawn: each of the first 10, then every 5th and the last). Epoch 0 is the "
                "initialisation.")
     st.vega_lite_chart(specs["spread"], width="stretch")
-    st.caption(f"Output spread per epoch (recorded during training on the first 1000 test images): std of each "
-               f"output pixel across images / std of that input pixel, averaged over pixels. It depends on the "
+    st.caption(f"Output spread per epoch (recorded during training on the first {PROBE_BATCH:,} test images): std of "
+               f"each output pixel across images / std of that input pixel, averaged over pixels. It depends on the "
                f"outputs' scale: a softmax's outputs, which sum to 1, read low while following the input. Dashed "
                f"line: {LOW_INPUT_SPREAD}, below which outputs vary far less than inputs. The verdicts above use the "
                f"scale-free statistics instead.")
