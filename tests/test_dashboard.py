@@ -32,6 +32,15 @@ def no_exceptions(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def sections() -> list[tuple[str, str, str]]:
+    """(tab, URL key, section) of every tab drawn one section at a time."""
+    from aecompare.views import collapse, losses, q1_bce
+
+    tabs = (("Weight collapse", "collapse", collapse), ("Losses", "losses", losses),
+            ("Q1 · BCE in an autoencoder", "q1", q1_bce))
+    return [(tab, key, s) for tab, key, module in tabs for s in module.SECTIONS]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tab", TABS)
 @pytest.mark.parametrize("models", ["all", "one", "none"])
@@ -45,6 +54,17 @@ def test_every_tab_renders(app, tab, models):
     no_exceptions(at)
     assert not at.error, [e.value for e in at.error]
     assert not at.warning, [w.value for w in at.warning]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tab,key,section", sections())
+@pytest.mark.parametrize("models", ["all", "none"])
+def test_every_section_renders(app, tab, key, section, models):
+    at = app(tab=tab, **{key: section}, **({"models": "none"} if models == "none" else {}))
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.query_params.get(key, section) in (section, [section])  # the first section's key may be left out
 
 
 @pytest.mark.slow

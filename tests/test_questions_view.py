@@ -18,7 +18,7 @@ def _app(models_dir: str, with_mnist: bool):
     """The test script: build evidence, then call the three views (run by AppTest as a script)."""
     from aecompare.evaluation.evidence import questions_evidence
     from aecompare.store.catalog import load_catalog
-    from aecompare.views.q1_bce import render_bce_autoencoder
+    from aecompare.views.q1_bce import render_bce_floor, render_raw_targets, render_softmax
     from aecompare.views.q2_cross_entropy import render_cross_entropy
     from aecompare.views.q3_ce_vs_mse import render_ce_vs_mse
 
@@ -29,7 +29,9 @@ def _app(models_dir: str, with_mnist: bool):
         test_x = load_mnist(download=False).test_x
     evidence = questions_evidence(load_catalog(models_dir), test_x)
     render_cross_entropy()
-    render_bce_autoencoder(evidence)
+    render_bce_floor()
+    render_softmax(evidence)
+    render_raw_targets(evidence)
     render_ce_vs_mse(evidence)
 
 

@@ -190,7 +190,8 @@ def _cb(t: _Table) -> Finding | None:
         text += (f"The near-black background costs it: with λ clipped at 1e-7 its mean cannot go below "
                  f"{f['cb_output_min']:.3f}, so no pixel is black.")
     return Finding("cb", f"The continuous Bernoulli {overall} BCE on MNIST", True, text, f,
-                   {"tab": "Q1 · BCE in an autoencoder", "models": f"{bce},{cb}"}, (bce, cb))
+                   {"tab": "Q1 · BCE in an autoencoder", "q1": "Continuous Bernoulli", "models": f"{bce},{cb}"},
+                   (bce, cb))
 
 
 def _ranking(t: _Table, dataset_prefix: str) -> list[tuple[str, float, float]]:

@@ -19,7 +19,7 @@ from ..evaluation.records import (
 from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..store.schema import PROBE_BATCH
 from . import loaders
-from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, section, show_table
 from .images import diverging_rgb, join, upscale
 from .legend import GLOSSARY_LINK
 
@@ -103,33 +103,56 @@ def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def chart_specs(models_dir: str, names: tuple[str, ...], metric: str) -> dict[str, dict]:
-    """The tab's three charts for one choice of models, built once per process and shared."""
+    """The per-layer and output-spread charts for one choice of models, built once per process and shared."""
     runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
     order = list(names)
     return {"layers": chart_spec(layer_chart(every_few_epochs(layer_frame(runs)), metric, order)),
-            "spread": chart_spec(spread_chart(every_few_epochs(spread_frame(runs)), order)),
-            "singular": chart_spec(singular_chart(singular_frame(runs, singular_values_of(models_dir, runs)), order))}
+            "spread": chart_spec(spread_chart(every_few_epochs(spread_frame(runs)), order))}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def singular_spec(models_dir: str, names: tuple[str, ...]) -> dict:
+    """The singular-value chart for one choice of models, built once per process and shared."""
+    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    return chart_spec(singular_chart(singular_frame(runs, singular_values_of(models_dir, runs)), list(names)))
+
+
+SECTIONS = ("Verdicts", "Per layer, over epochs", "Filters and spectra")
 
 
 def show(ctx: Context) -> None:
     st.subheader("Weight collapse")
     if no_models_note(ctx.runs):
         return
-    order = [r.name for r in ctx.runs]
-    verdicts = verdict_table(ctx.models_dir, tuple(order))
+    part = section("collapse", SECTIONS)
+    names = tuple(r.name for r in ctx.runs)
+    if part == "Verdicts":
+        show_verdicts(ctx.models_dir, names)
+    elif part == "Per layer, over epochs":
+        show_layers(ctx.models_dir, names)
+    else:
+        show_filters_and_spectra(ctx.models_dir, names)
+
+
+def show_verdicts(models_dir: str, names: tuple[str, ...]) -> None:
+    """A verdict per model, its rule and the statistics behind it."""
+    verdicts = verdict_table(models_dir, names)
     if verdicts is None:
         st.info("The verdicts need the test-set figures (see the message above).")
         return
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="%.3g")
-                                for k in ("correlation with input", "relative spread", "brightness ratio")})
+               column_config={k: st.column_config.NumberColumn(format="%.3g")
+                              for k in ("correlation with input", "relative spread", "brightness ratio")})
     st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix. "
                + GLOSSARY_LINK)
 
+
+def show_layers(models_dir: str, names: tuple[str, ...]) -> None:
+    """A weight statistic per layer and epoch (one panel per layer), and the output spread per epoch."""
     st.markdown("**Per layer, over epochs**")
     metric = st.selectbox("Quantity", METRICS, key="collapse_metric")
-    specs = chart_specs(ctx.models_dir, tuple(order), metric)
+    specs = chart_specs(models_dir, names, metric)
     st.vega_lite_chart(specs["layers"])
     st.caption(f"{metric} of each layer's weight matrix (units: dead/saturated as a fraction of the layer's "
                f"units; near-zero: |w| < 1% of the layer's largest |w|), measured on the first {PROBE_BATCH:,} test "
@@ -139,15 +162,17 @@ def show(ctx: Context) -> None:
     st.caption(f"Output spread per epoch (recorded during training on the first {PROBE_BATCH:,} test images): std of "
                f"each output pixel across images / std of that input pixel, averaged over pixels. It depends on the "
                f"outputs' scale: a softmax's outputs, which sum to 1, read low while following the input. Dashed "
-               f"line: {LOW_INPUT_SPREAD}, below which outputs vary far less than inputs. The verdicts above use the "
+               f"line: {LOW_INPUT_SPREAD}, below which outputs vary far less than inputs. The verdicts use the "
                f"scale-free statistics instead.")
 
+
+def show_filters_and_spectra(models_dir: str, names: tuple[str, ...]) -> None:
+    """The first layer's first units as 28x28 filters, and each weight matrix's singular values."""
     st.markdown(f"**First layer's weights as 28×28 filters** (first {N_FILTERS} units)")
-    st.html(filters_html(ctx.models_dir, tuple(order)))
+    st.html(filters_html(models_dir, names))
     st.caption("Each tile is one unit's 784 incoming weights, on its own symmetric scale: blue negative, white 0, "
                "red positive. A collapsed layer shows no stroke-like structure (or all near-white).")
-
     st.markdown("**Singular values of each weight matrix**")
-    st.vega_lite_chart(specs["singular"])
+    st.vega_lite_chart(singular_spec(models_dir, names))
     st.caption("Singular values relative to the largest, log scale: a fast drop means the layer uses few "
                "directions of its input. Drawn: ranks 1-10, 25 evenly spaced ranks and the last.")

@@ -57,6 +57,14 @@ class Context:
         return loaders.results(self.models_dir)
 
 
+def section(key: str, sections: tuple[str, ...]) -> str:
+    """Which of a long tab's sections to draw (the first by default), picked with a segmented control and kept in
+    the URL as `key`. One section at a time: a tab drawing all its charts at once kept the visitor waiting about
+    a second; one section draws in a few tenths."""
+    return st.segmented_control("Section", sections, default=sections[0], required=True, key=key,
+                                bind="query-params", label_visibility="collapsed")
+
+
 def no_models_note(runs) -> bool:
     """Say so when no model is chosen; True if there is nothing to show."""
     if not runs:

@@ -11,7 +11,7 @@ from ..evaluation.columns import TABLE_COLUMNS
 from ..evaluation.records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
 from ..store.artifacts import PROBES_SEED
 from . import loaders
-from .common import Context, chart_data, chart_spec, figures_html, no_models_note, show_table
+from .common import Context, chart_data, chart_spec, figures_html, no_models_note, section, show_table
 from .images import strip
 from .legend import GLOSSARY_LINK
 
@@ -150,8 +150,20 @@ def datasets_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SECTIONS = ("The yardstick", "Training curves", "Probe digits")
+
+
 def show(ctx: Context) -> None:
     st.subheader("Losses")
+    part = section("losses", SECTIONS)
+    if part == "The yardstick":
+        show_yardstick(ctx)
+    elif not no_models_note(ctx.runs):
+        (show_curves if part == "Training curves" else show_probe_digits)(ctx)
+
+
+def show_yardstick(ctx: Context) -> None:
+    """Every model and baseline on one yardstick, the seeds' spread, and the same losses on both datasets."""
     st.markdown("**Every model on the same yardstick**")
     show_evaluation(ctx)
     results = ctx.results()
@@ -162,12 +174,13 @@ def show(ctx: Context) -> None:
                    "(± over seeds where several were trained). Grey pixels: targets strictly between 0.1 and 0.9 "
                    "(8.6% of MNIST's test pixels, 40% of Fashion-MNIST's), where the losses treat targets "
                    "differently. CB models are read through their mean E[x | λ]. " + GLOSSARY_LINK)
-    if no_models_note(ctx.runs):
-        return
-    order = [r.name for r in ctx.runs]
+
+
+def show_curves(ctx: Context) -> None:
+    """The chosen models' own loss and MSE on [0, 1] per epoch, mean over seeds with a min-max band."""
     st.markdown("**Training curves**")
     log = st.toggle("Log scale (symmetric log where values reach 0 or below)", key="losses_log")
-    specs = curve_specs(ctx.models_dir, tuple(order), log)
+    specs = curve_specs(ctx.models_dir, tuple(r.name for r in ctx.runs), log)
     left, right = st.columns(2)
     left.vega_lite_chart(specs["own"], width="stretch")
     right.vega_lite_chart(specs["common"], width="stretch")
@@ -177,6 +190,9 @@ def show(ctx: Context) -> None:
                "epoch up to 10, then every 5th and the last. Where a model has several seeds the line is their mean "
                "and the shaded band spans their min to max.")
 
+
+def show_probe_digits(ctx: Context) -> None:
+    """The probe digits as each chosen model reconstructed them after an epoch picked with a slider."""
     st.markdown("**Probe digits, epoch by epoch**")
     with_probes = [r for r in ctx.runs if r.probes is not None]
     if len(with_probes) < len(ctx.runs):

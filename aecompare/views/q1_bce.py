@@ -11,18 +11,15 @@ from ..evaluation import evidence as ev
 from ..evaluation.records import every_few_epochs
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD
-from .common import cached_spec, evidence_part, models_link, show_image
+from .common import cached_spec, evidence_part, models_link, section, show_image
 from .images import strip
 from .loaders import question_evidence
 
+SECTIONS = ("BCE's floor", "Softmax outputs", "Raw targets", "Continuous Bernoulli")
 
-def render_bce_autoencoder(evidence: dict | None) -> None:
-    """Q1: BCE's minimum at p = y (value H(y)); softmax's 1/k ceiling; raw 0-255 targets' missing floor."""
-    available = evidence_part(evidence, "available", [])
-    st.subheader("Binary cross-entropy in an autoencoder")
-    st.caption("The asker's net: 784-128-64-28-64-128-784, ReLU, softmax output, binary_crossentropy, on raw "
-               "MNIST. Losses in nats per pixel.")
 
+def render_bce_floor() -> None:
+    """BCE of one pixel: its minimum at p = y, of value H(y), and its derivative."""
     st.markdown("#### BCE for one pixel: minimum at p = y, equal to the entropy H(y)")
     y = st.slider("Target pixel value y", 0.0, 1.0, 0.3, 0.01, key="q1_y")
     _, h = ex.bce_minimum(y)
@@ -32,9 +29,6 @@ def render_bce_autoencoder(evidence: dict | None) -> None:
                f"H(y) = {h:.4f} nats ({ex.to_bits(h):.4f} bits), zero only for y = 0 or 1.")
     c2.vega_lite_chart(bce_derivative_chart(y), width="stretch")
     c2.caption("Its derivative −y/p + (1−y)/(1−p): negative below p = y, positive above, zero exactly at p = y.")
-
-    _softmax_section(evidence, available)
-    _raw_section(evidence, available)
 
 
 P = np.linspace(0.005, 0.995, 397)
@@ -85,7 +79,9 @@ def ceiling_chart(per_image: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(band, line, ceiling)
 
 
-def _softmax_section(evidence: dict | None, available: list[str]) -> None:
+def render_softmax(evidence: dict | None) -> None:
+    """Softmax over 784 pixels: the 1/k ceiling, next to the softmax models' outputs."""
+    available = evidence_part(evidence, "available", [])
     st.markdown("#### Softmax over 784 pixels: outputs that sum to 1")
     ceiling = (evidence or {}).get("ceiling")
     if ceiling and ceiling.get("n_images"):
@@ -155,7 +151,9 @@ def raw_models_chart(curves: pd.DataFrame, floor: float | None) -> alt.LayerChar
     return alt.layer(*layers)
 
 
-def _raw_section(evidence: dict | None, available: list[str]) -> None:
+def render_raw_targets(evidence: dict | None) -> None:
+    """Raw 0-255 targets: BCE's missing floor, next to the raw models' curves."""
+    available = evidence_part(evidence, "available", [])
     st.markdown("#### Raw 0–255 targets: BCE has no lower bound")
     y_raw = st.select_slider("Raw target y", options=[2, 10, 50, 128, 255], value=255, key="q1_yraw")
     floor = float(ex.bce_clipped_floor(y_raw))
@@ -190,8 +188,17 @@ def _raw_section(evidence: dict | None, available: list[str]) -> None:
 
 
 def show(ctx) -> None:
-    """The tab: the question's math and models, then the continuous Bernoulli."""
+    """The tab: the question's math and models, then the continuous Bernoulli, one section at a time."""
     from . import continuous_bernoulli
 
-    render_bce_autoencoder(question_evidence(ctx.models_dir, ctx.state.dataset))
-    continuous_bernoulli.show(ctx)
+    st.subheader("Binary cross-entropy in an autoencoder")
+    st.caption("The asker's net: 784-128-64-28-64-128-784, ReLU, softmax output, binary_crossentropy, on raw "
+               "MNIST. Losses in nats per pixel.")
+    part = section("q1", SECTIONS)
+    if part == "Continuous Bernoulli":
+        continuous_bernoulli.show(ctx)
+    elif part == "BCE's floor":
+        render_bce_floor()
+    else:
+        evidence = question_evidence(ctx.models_dir, ctx.state.dataset)
+        (render_softmax if part == "Softmax outputs" else render_raw_targets)(evidence)
