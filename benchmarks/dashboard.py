@@ -16,6 +16,8 @@ cores, the network, timers). Per run, on a fresh server process:
   memory         after this one visitor went through every tab: VmHWM (lifetime peak) and RSS
   second open    a second visitor (a new browser context, the first closed): page open -> default view
   warm, second   that visitor opens every tab (a warm process, a browser that has cached nothing)
+  sections       in every tab drawn one section at a time, each other section clicked, then the first: by the first
+                 visitor after its tabs (first visits of the sections), by the second after its (warm)
   digits         switch to typed test indices, then --rerenders changes of the typed indices (+ Enter)
   end            peak and resident memory at the end; the largest 10 ms RSS sample of every step
 `--taskset CPU` starts the server under `taskset -c CPU` (Community Cloud's slowest case: one core or
@@ -193,6 +195,22 @@ class Visitor:
                 + (f"; NOT SETTLED: {step['unsettled']}" if "unsettled" in step else ""))
         return out
 
+    def sections(self, names: list[str], log, what: str) -> dict:
+        """In every tab drawn one section at a time, click each other section, then the first again:
+        {"tab: section": step}. The tab last shown (selected already) is not visited."""
+        out = {}
+        for i, name in enumerate(names):
+            if self._tabs().nth(i).get_attribute("aria-selected") == "true":
+                continue
+            self.timed(lambda i=i: self._tabs().nth(i).click())
+            options = self.page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"] button')
+            labels = [t.strip() for t in options.all_inner_texts()]
+            for k, label in list(enumerate(labels))[1:] + [(0, labels[0])] if labels else []:
+                out[f"{name}: {label}"] = step = self.timed(lambda k=k, options=options: options.nth(k).click())
+                log(f"    {what} {name!r} {label!r}: {fmt_step(step)}, {len(step['charts'])} charts, "
+                    f"{step['dataframes']} dataframes")
+        return out
+
     def digits(self, rerenders: int) -> dict:
         """Switch to typed indices, then type new ones `rerenders` times (Enter each time)."""
         box = self.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
@@ -238,6 +256,7 @@ def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) ->
             names = res["tab_names"] = first.tab_names()
             res["first_visit"] = first.visit(list(range(1, len(names))), names, log, "first visit")
             res["warm_same"] = first.visit(list(range(len(names))), names, log, "warm, same visitor")
+            res["sections_first"] = first.sections(names, log, "first visit, section")
             res["one_visitor_mb"] = memory_mb(server.proc.pid)
             log(f"  one visitor through every tab: peak {res['one_visitor_mb']['hwm']:.0f} MB, "
                 f"RSS {res['one_visitor_mb']['rss']:.0f} MB")
@@ -247,6 +266,7 @@ def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) ->
             log(f"  second visitor, page open -> default view: {fmt_step(res['second_open'])}")
             order = list(range(1, len(names))) + [0]
             res["warm_second"] = second.visit(order, names, log, "warm, second visitor")
+            res["sections"] = second.sections(names, log, "warm, second visitor, section")
             res["digits"] = second.digits(rerenders)
             log(f"  digits: {' '.join(fmt_step(s) for s in res['digits']['rerenders'])}")
             res["end_mb"] = memory_mb(server.proc.pid)
@@ -277,9 +297,11 @@ def report_rows(results: list[dict]) -> list[tuple]:
         f"{r['start']['from_start_s']:.2f} s ({r['start']['cpu_s']:.2f} / -)" for r in results)))
     rows.append(("  of which page open -> default view", *(fmt_step(r["start"]) for r in results)))
     rows += _tab_rows(results, "first_visit", "first visit, fresh process")
+    rows += _tab_rows(results, "sections_first", "first visit, section")
     rows += _tab_rows(results, "warm_same", "warm switch, same visitor")
     rows.append(("second visitor: page open -> default view", *(fmt_step(r["second_open"]) for r in results)))
     rows += _tab_rows(results, "warm_second", "warm switch, second visitor")
+    rows += _tab_rows(results, "sections", "warm switch, second visitor, section")
     rows.append(("digits: switch to typed indices", *(fmt_step(r["digits"]["mode_switch"]) for r in results)))
     rows.append(("digits: re-render, median / max s", *(_median_max(r["digits"]["rerenders"]) for r in results)))
     rows.append(("  server CPU, median / max s", *(_median_max(r["digits"]["rerenders"], "cpu_s")
@@ -296,7 +318,7 @@ def report_rows(results: list[dict]) -> list[tuple]:
 
 def _steps(r: dict) -> dict[str, dict]:
     out = {"default view": r["start"], "second visitor open": r["second_open"]}
-    for key in ("first_visit", "warm_same", "warm_second"):
+    for key in ("first_visit", "sections_first", "warm_same", "warm_second", "sections"):
         out.update({f"{key} {n}": s for n, s in r.get(key, {}).items()})
     out.update({f"digits {i}": s for i, s in enumerate(r["digits"]["rerenders"])})
     return out
@@ -340,19 +362,22 @@ def targets(r: dict, pinned: bool) -> list[tuple[str, float, float, str]]:
     """(what, figure, target, at which step) for each target of issue 11."""
     t = TARGETS
     warm = {**{f"same visitor {k}": v for k, v in r["warm_same"].items()},
-            **{f"second visitor {k}": v for k, v in r["warm_second"].items()}}
-    first, first_at = _worst(r["first_visit"])
+            **{f"second visitor {k}": v for k, v in r["warm_second"].items()},
+            **{f"section {k}": v for k, v in r.get("sections", {}).items()}}
+    sections_first = {f"section {k}": v for k, v in r.get("sections_first", {}).items()}
+    first, first_at = _worst({**r["first_visit"], **sections_first})
     warm_s, warm_at = _worst(warm)
     warm_cpu, cpu_at = _worst(warm, "cpu_s")
     out = [("default view, page open on a running server (s)", r["second_open"]["wall_s"], t["open_s"], ""),
            ("default view from process start (s)", r["start"]["from_start_s"], t["start_s"], ""),
-           ("first visit of every tab, fresh process (s)", first, t["first_visit_s"], first_at),
-           ("warm tab switch, wall (s)", warm_s, t["warm_s"], warm_at),
-           ("warm tab switch, server CPU (s)", warm_cpu, t["warm_cpu_s"], cpu_at),
+           ("first visit of every tab and section, fresh process (s)", first, t["first_visit_s"], first_at),
+           ("warm tab or section switch, wall (s)", warm_s, t["warm_s"], warm_at),
+           ("warm tab or section switch, server CPU (s)", warm_cpu, t["warm_cpu_s"], cpu_at),
            ("one visitor through every tab, peak (MB)", r["one_visitor_mb"]["hwm"], t["peak_mb"], "")]
     if pinned:
         every = {"second visitor default view": r["second_open"],
-                 **{f"first visit {k}": v for k, v in r["first_visit"].items()}, **warm}
+                 **{f"first visit {k}": v for k, v in r["first_visit"].items()},
+                 **{f"first visit, section {k}": v for k, v in r.get("sections_first", {}).items()}, **warm}
         worst, at = _worst(every)
         out.append(("pinned to one core: every tab (s)", worst, t["pinned_tab_s"], at))
     return out

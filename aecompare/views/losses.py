@@ -150,7 +150,8 @@ def datasets_side_by_side(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-SECTIONS = ("The yardstick", "Training curves", "Probe digits")
+CURVES = {"MSE per epoch": "common", "Own loss per epoch": "own"}  # section -> `curve_specs` key
+SECTIONS = ("The yardstick", *CURVES, "Probe digits")
 
 
 def show(ctx: Context) -> None:
@@ -158,8 +159,12 @@ def show(ctx: Context) -> None:
     part = section("losses", SECTIONS)
     if part == "The yardstick":
         show_yardstick(ctx)
-    elif not no_models_note(ctx.runs):
-        (show_curves if part == "Training curves" else show_probe_digits)(ctx)
+    elif no_models_note(ctx.runs):
+        return
+    elif part in CURVES:
+        show_curves(ctx, CURVES[part])
+    else:
+        show_probe_digits(ctx)
 
 
 def show_yardstick(ctx: Context) -> None:
@@ -176,19 +181,16 @@ def show_yardstick(ctx: Context) -> None:
                    "differently. CB models are read through their mean E[x | λ]. " + GLOSSARY_LINK)
 
 
-def show_curves(ctx: Context) -> None:
-    """The chosen models' own loss and MSE on [0, 1] per epoch, mean over seeds with a min-max band."""
-    st.markdown("**Training curves**")
+def show_curves(ctx: Context, which: str) -> None:
+    """The chosen models' MSE on [0, 1] ("common") or own loss ("own") per epoch, mean over seeds with a band."""
     log = st.toggle("Log scale (symmetric log where values reach 0 or below)", key="losses_log")
-    specs = curve_specs(ctx.models_dir, tuple(r.name for r in ctx.runs), log)
-    left, right = st.columns(2)
-    left.vega_lite_chart(specs["own"], width="stretch")
-    right.vega_lite_chart(specs["common"], width="stretch")
-    st.caption("Left: each model's own loss per epoch (BCE, MSE or MAE, on its own pixel scale: raw models' "
-               "values are on 0-255; raw-target BCE has no lower bound). Right: MSE on the [0, 1] scale for all, "
-               "the common yardstick. Solid/dashed: train/test. Epoch 0: before training (test only); drawn: every "
+    st.vega_lite_chart(curve_specs(ctx.models_dir, tuple(r.name for r in ctx.runs), log)[which], width="stretch")
+    shown = ("MSE on the [0, 1] scale: the common yardstick, every model comparable" if which == "common" else
+             "each model's own loss (BCE, MSE or MAE, on its own pixel scale: raw models' values are on 0-255; "
+             "raw-target BCE has no lower bound), not comparable across losses")
+    st.caption(f"Per epoch, {shown}. Solid/dashed: train/test. Epoch 0: before training (test only); drawn: every "
                "epoch up to 10, then every 5th and the last. Where a model has several seeds the line is their mean "
-               "and the shaded band spans their min to max.")
+               "and the shaded band spans their min to max; hover for the values.")
 
 
 def show_probe_digits(ctx: Context) -> None:
