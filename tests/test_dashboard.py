@@ -152,3 +152,13 @@ def test_data_shared_by_every_visitor_is_read_only(tiny_models):
         catalog.runs[0].layers[0].kernel[0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         test.x[0] //= 2
+
+
+@pytest.mark.slow
+def test_your_digit_reconstructs_a_test_digit_with_every_chosen_model(app):
+    at = app(tab="Your digit", models="norm-sigmoid-bce,raw-linear-mae")
+    at.radio(key="yd_source").set_value("the test set").run()
+    no_exceptions(at)
+    grids = [h.proto.body for h in at.get("html") if "<img" in h.proto.body]
+    assert len(grids) == 1 and grids[0].count("<img") == 3  # the digit, then each model's reconstruction
+    assert ">norm-sigmoid-bce<" in grids[0] and ">raw-linear-mae<" in grids[0]

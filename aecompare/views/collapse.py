@@ -20,7 +20,7 @@ from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..store.schema import PROBE_BATCH
 from . import loaders
 from .common import Context, chart_data, chart_spec, figures_html, no_models_note, section, show_table
-from .images import diverging_rgb, join, upscale
+from .images import diverging_rgb, join
 from .legend import GLOSSARY_LINK
 
 METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or saturated units (fraction)",
@@ -69,9 +69,9 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
             .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
 
 
-def filters_strip(filters: np.ndarray, zoom: int) -> np.ndarray:
+def filters_strip(filters: np.ndarray) -> np.ndarray:
     """Filters (k, 28, 28) in [-1, 1] side by side, blue negative, red positive."""
-    return upscale(join([diverging_rgb(f, 1.0) for f in filters], axis=1), zoom)
+    return join([diverging_rgb(f, 1.0) for f in filters], axis=1)
 
 
 def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
@@ -97,8 +97,8 @@ def verdict_table(models_dir: str, names: tuple[str, ...]) -> pd.DataFrame | Non
 def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
     """Each model's first `N_FILTERS` first-layer filters in a row, as HTML; once per choice of models."""
     runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
-    return figures_html([[(r.name, strip, "", strip.shape[1])] for r in runs
-                         for strip in [filters_strip(first_layer_filters(r, N_FILTERS), 2)]], title_lines=1)
+    return figures_html([[(r.name, strip, "", 2 * strip.shape[1])] for r in runs
+                         for strip in [filters_strip(first_layer_filters(r, N_FILTERS))]], title_lines=1)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

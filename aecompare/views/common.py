@@ -14,7 +14,7 @@ import streamlit as st
 from ..data import TestSet, unit_images
 from ..evaluation.analysis import Results
 from ..store.catalog import Catalog, Run
-from .images import png_bytes, side_by_side
+from .images import png_bytes, side_by_side, upscale
 from .state import ViewState
 
 
@@ -132,7 +132,8 @@ def show_table(df, **kwargs) -> None:
     st.dataframe(df, **kwargs)
 
 
-GRID_PX = 1100  # the main area's width on a laptop screen in the wide layout (approximate)
+GRID_PX = 1000  # the main area's width on a laptop screen in the wide layout, sidebar open (approximate)
+FIGURE_GAP = 16  # px between figures (`figure_html`'s right margin)
 MAX_PER_ROW = 12
 
 
@@ -149,12 +150,14 @@ Figure = tuple[str, np.ndarray, str]  # (title, uint8 image, caption)
 
 def figure_html(title: str, image: np.ndarray, caption: str, width: int, title_lines: int = 3) -> str:
     """One image as an HTML <figure>: a bold title (`title_lines` high, so the images of a row start at the same
-    height whatever the titles' lengths), the PNG inline, a small caption; shown `width` pixels wide."""
+    height whatever the titles' lengths), the PNG inline, a small caption; shown `width` pixels wide. The browser
+    enlarges the image's own pixels (nearest neighbour): a digit is sent as 28x28, not as its enlarged copy."""
     src = "data:image/png;base64," + base64.b64encode(png_bytes(np.asarray(image, np.uint8))).decode()
-    return (f'<figure style="margin:0 16px 12px 0;width:{width}px;flex:none">'
+    return (f'<figure style="margin:0 {FIGURE_GAP}px 12px 0;width:{width}px;flex:none">'
             f'<figcaption style="height:{1.3 * title_lines:.1f}em;display:flex;align-items:flex-end;font-weight:600;'
             f'font-size:0.85rem;line-height:1.3;overflow-wrap:anywhere">{html.escape(title)}</figcaption>'
-            f'<img src="{src}" width="{width}" alt="{html.escape(title)}" style="display:block;max-width:100%">'
+            f'<img src="{src}" width="{width}" alt="{html.escape(title)}" '
+            'style="display:block;max-width:100%;image-rendering:pixelated">'
             f'<figcaption style="font-size:0.8rem;opacity:0.7;overflow-wrap:anywhere">{html.escape(caption)}'
             f'</figcaption></figure>')
 
@@ -176,20 +179,21 @@ class Grid:
     png: bytes | None
 
 
-def image_grid(lead: Figure, columns: list[Figure], lead_width: int, width: int) -> Grid:
+def image_grid(lead: Figure, columns: list[Figure], zoom: int) -> Grid:
     """Image columns (title, image, caption), as many per row as fit, `lead` (the input) first in every row;
-    images are shown `width` pixels wide (`lead_width`). On a narrow screen a row wraps, input first."""
-    per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width) // (width + 24)))
-    rows = [[(*lead, lead_width)] + [(*c, width) for c in columns[start:start + per_row]]
+    images enlarged `zoom` times. On a narrow screen a row wraps, input first."""
+    lead_width, width = lead[1].shape[1] * zoom, max([c[1].shape[1] for c in columns] + [1]) * zoom
+    per_row = max(1, min(MAX_PER_ROW, (GRID_PX - lead_width - FIGURE_GAP) // (width + FIGURE_GAP)))
+    rows = [[(*lead, lead_width)] + [(*c, c[1].shape[1] * zoom) for c in columns[start:start + per_row]]
             for start in range(0, max(len(columns), 1), per_row)]
-    png = png_bytes(side_by_side([lead[1], *(c[1] for c in columns)])) if columns else None
+    png = png_bytes(upscale(side_by_side([lead[1], *(c[1] for c in columns)], gap=3), zoom)) if columns else None
     return Grid(figures_html(rows), png)
 
 
-def show_grid(grid: Grid, download: str) -> None:
-    """Draw an `image_grid`, with a button offering it as one PNG named `download`."""
+def show_grid(grid: Grid, download: str | None = None) -> None:
+    """Draw an `image_grid`, with a button offering it as one PNG named `download` (if given)."""
     st.html(grid.html)
-    if grid.png is not None:
+    if grid.png is not None and download:
         st.download_button("Download this grid (PNG)", grid.png, file_name=download, mime="image/png",
                            key=f"png_{download}")
 

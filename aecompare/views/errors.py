@@ -20,28 +20,27 @@ from .common import (
     show_grid,
     show_image,
 )
-from .images import colour_bar, diverging_rgb, join, sequential_rgb, to_display, upscale
+from .images import colour_bar, diverging_rgb, join, sequential_rgb, to_display
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5
 
 
-def triplet(x: np.ndarray, y: np.ndarray, limit: float, zoom: int, stretch: bool) -> np.ndarray:
-    """One RGB strip: reconstruction (grey) | signed error y - x (blue < 0 < red), both 28x28 upscaled."""
+def triplet(x: np.ndarray, y: np.ndarray, limit: float, stretch: bool) -> np.ndarray:
+    """One RGB strip: reconstruction (grey) | signed error y - x (blue < 0 < red), both 28x28."""
     grey = to_display(y, stretch)
     recon = np.repeat(grey[..., None], 3, axis=2)
     err = diverging_rgb((np.asarray(y) - np.asarray(x)).reshape(28, 28), limit)
-    return upscale(join([recon, err], axis=1), zoom)
+    return join([recon, err], axis=1)
 
 
 def render_triplets(inputs, captions, outputs: dict[str, np.ndarray], zoom: int, stretch: bool) -> tuple[Grid, float]:
     """Rows of input | (reconstruction | error) per model as an image grid, and the shared error limit used."""
     limit = max([float(np.abs(o - inputs).max()) for o in outputs.values()] + [1e-6])
-    lead = ("input", join([upscale(to_display(x), zoom) for x in inputs], axis=0, gap=6),
-            "rows: " + ", ".join(captions))
-    columns = [(name, join([triplet(x, y, limit, zoom, stretch) for x, y in zip(inputs, out)], axis=0, gap=6),
+    lead = ("input", join([to_display(x) for x in inputs], axis=0), "rows: " + ", ".join(captions))
+    columns = [(name, join([triplet(x, y, limit, stretch) for x, y in zip(inputs, out)], axis=0),
                 "reconstruction | error") for name, out in outputs.items()]
-    return image_grid(lead, columns, lead_width=28 * zoom, width=58 * zoom), limit
+    return image_grid(lead, columns, zoom), limit
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -57,8 +56,8 @@ def render_maps(maps: dict[str, np.ndarray]) -> tuple[str, np.ndarray, float]:
     """One 28x28 map per model on one colour scale shared by all (0 black, the largest value of any model pale
     yellow): the maps as HTML, the scale as an image, and the value at its top."""
     top = max([float(np.max(m)) for m in maps.values()] + [1e-12])
-    figures = [(name, upscale(sequential_rgb(m.reshape(28, 28), top), MAP_ZOOM), f"max {float(np.max(m)):.4f}",
-                28 * MAP_ZOOM) for name, m in maps.items()]
+    figures = [(name, sequential_rgb(m.reshape(28, 28), top), f"max {float(np.max(m)):.4f}", 28 * MAP_ZOOM)
+               for name, m in maps.items()]
     return figures_html([figures]), colour_bar(top, width=280), top
 
 

@@ -77,15 +77,15 @@ def probe_strips(choice: tuple, epoch: int, _ctx: Context) -> str:
     index = with_probes[0].probes["index"]  # every run stores the same probe digits
     rows = []
     if _ctx.test is not None:
-        inputs = strip(_ctx.images(index), 2)
-        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), inputs.shape[1])])
+        inputs = strip(_ctx.images(index), 1)
+        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), 2 * inputs.shape[1])])
     for run in with_probes:
         images = probe_outputs(run.probes, epoch)
         lo, hi = float(images.min()), float(images.max())
-        picture = strip(images, 2, _ctx.state.stretch)
+        picture = strip(images, 1, _ctx.state.stretch)
         rows.append([(run.name, picture, f"epoch {epoch}: outputs {lo:.3g}..{hi:.3g} on [0, 1]"
                       + (" (each stretched to its own range)" if _ctx.state.stretch else ", shown clipped to 0-1"),
-                      picture.shape[1])])
+                      2 * picture.shape[1])])
     return figures_html(rows, title_lines=1)
 
 

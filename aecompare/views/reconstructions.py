@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from .common import Context, Grid, download_name, image_grid, need_test_set, scale_note, show_grid
-from .images import join, to_display, upscale
+from .images import join, to_display
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,10 @@ def render_grid(inputs: np.ndarray, captions: list[str], outputs: dict[str, np.n
                 stretch: bool) -> Grid:
     """`inputs` (n, 784) and each `outputs[model]` (n, 784) on [0, 1] as an image grid: one image per column (the
     digits stacked top to bottom, in the same order in every column), under it its mean MSE."""
-    lead = ("input", join([upscale(to_display(x), zoom) for x in inputs], axis=0, gap=6),
-            "rows: " + ", ".join(captions))
-    columns = [(name, join([upscale(to_display(y, stretch), zoom) for y in out], axis=0, gap=6),
+    lead = ("input", join([to_display(x) for x in inputs], axis=0), "rows: " + ", ".join(captions))
+    columns = [(name, join([to_display(y, stretch) for y in out], axis=0),
                 f"mean MSE {((out - inputs) ** 2).mean():.4f}") for name, out in outputs.items()]
-    return image_grid(lead, columns, lead_width=28 * zoom, width=28 * zoom)
+    return image_grid(lead, columns, zoom)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .common import Context, image_grid, scale_note
+from .common import Context, image_grid, scale_note, show_grid
 from .images import to_display, upscale
 from .uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
 
@@ -14,9 +14,9 @@ def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_o
     """The digit (784,) on [0, 1] and each model's reconstruction, as many per row as fit, with its MSE."""
     x = digit_unit.reshape(1, 784).astype(np.float32)
     outputs = {r.name: r.reconstruct(x, raw_output=raw_output) for r in runs}
-    lead = ("input", upscale(to_display(x[0]), zoom), "28×28")
-    image_grid(lead, [(name, upscale(to_display(y[0], stretch), zoom), f"MSE {float(((y - x) ** 2).mean()):.4f}")
-                      for name, y in outputs.items()], lead_width=28 * zoom, width=28 * zoom)
+    lead = ("input", to_display(x[0]), "28×28")
+    show_grid(image_grid(lead, [(name, to_display(y[0], stretch), f"MSE {float(((y - x) ** 2).mean()):.4f}")
+                                for name, y in outputs.items()], zoom))
     st.caption("Outputs on the 0-1 (0-255) display, clipped" + (", each stretched to its own range" if stretch
                else "") + "; MSE on the [0, 1] scale.\n"
                + "\n".join(f"- **{r.name}**: {scale_note(r, outputs[r.name], raw_output)}" for r in runs))
