@@ -17,7 +17,8 @@ What a session does, as the browser does it:
 - first render: connect with `?digits=typed&idx=...` in the query string.
 - tab switch: the tabs are `st.tabs(..., key="tab", bind="query-params")`, a widget whose value is the
   tab label. The session sets that widget's string value (and `tab=<label>` in the query string, as the
-  browser's URL); the step is checked to have drawn into that tab only (the deltas' paths).
+  browser's URL) and, as a browser's click does, asks for a rerun of the fragment the tabs are drawn in
+  (`dashboard.draw_tabs`; the deltas name it); the step is checked to have drawn into that tab only.
 - digit change: the value of the sidebar's "Test indices" text input (a widget too), as typing + Enter.
 - it follows `page_info_changed` (the URL the server writes) and resolves `ref_hash` messages from
   its own message cache, which ages out as the frontend's does.
@@ -133,6 +134,7 @@ class Session:
         self.query = ""
         self.widgets: dict[str, str] = {}  # widget id -> string value this client set
         self.tab_id: str | None = None
+        self.tab_fragment: str | None = None  # the fragment the tabs are drawn in (dashboard.draw_tabs)
         self.idx_id: str | None = None
         self.tabs: dict[tuple, str] = {}  # delta path of each tab block -> its label
         self.current_tab: str | None = None
@@ -160,7 +162,7 @@ class Session:
                     self._set_query(TAB_KEY, tab)
                 else:
                     self._set_widget(self.idx_id, indices)
-                run = await self._rerun()
+                run = await self._rerun(self.tab_fragment if kind == "tab" else None)
         except TimeoutError:
             return await self._fail("timeouts", f"{what}: no complete render in {self.step_timeout_s:.0f} s")
         except ConnectionClosed as e:
@@ -216,11 +218,11 @@ class Session:
 
     # ------------------------------------------------------------ one script run
 
-    async def _rerun(self) -> Run:
-        """Ask for a rerun, read until the script finished, wait for its images."""
+    async def _rerun(self, fragment: str | None = None) -> Run:
+        """Ask for a rerun (of `fragment` alone, if given), read until the script finished, wait for its images."""
         run = Run(time.perf_counter())
         self.tabs = {}
-        await self.ws.send(self._back_msg())
+        await self.ws.send(self._back_msg(fragment))
         try:
             await self._read_until_finished(run)
             run.script_s = time.perf_counter() - run.t0
@@ -234,10 +236,12 @@ class Session:
         self._age_cache()
         return run
 
-    def _back_msg(self) -> bytes:
+    def _back_msg(self, fragment: str | None = None) -> bytes:
         msg = BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query
+        if fragment:
+            cs.fragment_id = fragment
         for wid, value in self.widgets.items():
             w = cs.widget_states.widgets.add()
             w.id, w.string_value = wid, value
@@ -289,13 +293,13 @@ class Session:
         path = tuple(fm.metadata.delta_path)
         delta = fm.delta
         if delta.WhichOneof("type") == "add_block":
-            self._on_block(delta.add_block, path)
+            self._on_block(delta.add_block, path, delta.fragment_id)
         elif delta.WhichOneof("type") == "new_element":
             self._on_element(delta.new_element, path, run)
 
-    def _on_block(self, block, path: tuple) -> None:
+    def _on_block(self, block, path: tuple, fragment_id: str) -> None:
         if block.WhichOneof("type") == "tab_container" and block.tab_container.query_param_key == TAB_KEY:
-            self.tab_id = block.tab_container.id
+            self.tab_id, self.tab_fragment = block.tab_container.id, fragment_id or None
         elif block.WhichOneof("type") == "tab":
             self.tabs[path] = block.tab.label
 
