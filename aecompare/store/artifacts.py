@@ -265,19 +265,26 @@ def remove_stale_staging(models_dir: Path) -> list[Path]:
 # ---------------------------------------------------------------- reading, bounded and checked
 
 
-def read_bounded(path: Path, limit: int, fix: str) -> bytes:
-    """The bytes of the regular file `path`, refused before a byte is read if it is a link, not a regular
-    file (a FIFO would block), or larger than `limit`; `fix` ends the message (what to do)."""
-    path = Path(path)
+def lstat_listed(path: Path, fix: str, what: str) -> os.stat_result:
+    """`os.lstat` of a `what` ("file" or "folder") the manifest lists, refused if it is missing, cannot be read,
+    or is a link (links in a models folder are never followed); `fix` ends the message (what to do)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         raise ArtifactError(f"{path} is listed in the manifest but missing; {fix}") from None
     except OSError as e:
-        raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from e
+        raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from None
     if stat.S_ISLNK(st.st_mode):
         raise ArtifactError(f"{path} is a symbolic link, and links in a models folder are never followed; "
-                            "replace it with the file itself")
+                            f"replace it with the {what} itself")
+    return st
+
+
+def read_bounded(path: Path, limit: int, fix: str) -> bytes:
+    """The bytes of the regular file `path`, refused before a byte is read if it is a link, not a regular
+    file (a FIFO would block), or larger than `limit`; `fix` ends the message (what to do)."""
+    path = Path(path)
+    st = lstat_listed(path, fix, "file")
     if not stat.S_ISREG(st.st_mode):
         raise ArtifactError(f"{path} is not a regular file; {fix}")
     if st.st_size > limit:

@@ -196,16 +196,7 @@ def run_folder(models_dir: Path, rel: str, fix: str) -> Path:
     path = Path(models_dir)
     for part in rel.split("/"):
         path = path / part
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            raise ArtifactError(f"{path} is listed in the manifest but missing; {fix}") from None
-        except OSError as e:
-            raise ArtifactError(f"{path} cannot be read ({e.strerror}); {fix}") from None
-        if stat.S_ISLNK(st.st_mode):
-            raise ArtifactError(f"{path} is a symbolic link, and links in a models folder are never followed; "
-                                "replace it with the folder itself")
-        if not stat.S_ISDIR(st.st_mode):
+        if not stat.S_ISDIR(artifacts.lstat_listed(path, fix, "folder").st_mode):
             raise ArtifactError(f"{path} is not a folder; {fix}")
     return path
 
