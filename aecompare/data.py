@@ -184,11 +184,6 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, dow
     raise DataError(how_to_get(spec) + "\nTried: " + "; ".join(failures))
 
 
-def load_mnist(path: str | os.PathLike | None = None, download: bool = True) -> Dataset:
-    """`load_dataset("mnist", ...)`: full MNIST, verified."""
-    return load_dataset("mnist", path, download)
-
-
 def read_explicit(path: Path, spec: Spec) -> Dataset:
     """An explicit `.npz` or IDX folder; errors name the file."""
     if path.is_dir():

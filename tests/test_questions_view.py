@@ -24,9 +24,9 @@ def _app(models_dir: str, with_mnist: bool):
 
     test_x = None
     if with_mnist:
-        from aecompare.data import load_mnist
+        from aecompare.data import load_dataset
 
-        test_x = load_mnist(download=False).test_x
+        test_x = load_dataset("mnist", download=False).test_x
     evidence = questions_evidence(load_catalog(models_dir), test_x)
     render_cross_entropy()
     render_bce_floor()
@@ -55,9 +55,9 @@ def test_pyarrow_imports():
 
 def _mnist_available() -> bool:
     try:
-        from aecompare.data import load_mnist
+        from aecompare.data import load_dataset
 
-        load_mnist(download=False)
+        load_dataset("mnist", download=False)
     except Exception:
         return False
     return True

@@ -311,15 +311,6 @@ def cb_nll_curve(y: float, lam) -> np.ndarray:
     return cb_nll_terms(np.full(lam.shape, float(y)), lam)
 
 
-def cb_nll_derivative(y, lam) -> np.ndarray:
-    """d CB NLL / dλ = (E[x | λ] − y) / (λ (1 − λ)) (nats per unit of λ): zero where the mean is y.
-
-    From d NLL / d logit(λ) = E[x | λ] − y (an exponential-family identity) and d logit / dλ = 1 / (λ(1 − λ)).
-    """
-    lam = np.clip(np.asarray(lam, np.float64), EPSILON, 1 - EPSILON)
-    return (cb_mean(lam) - np.asarray(y, np.float64)) / (lam * (1 - lam))
-
-
 def cb_best_lambda(y, iterations: int = 64) -> np.ndarray:
     """The λ minimising the CB NLL of target(s) y in [0, 1]: the λ with E[x | λ] = y (vectorised bisection).
 
@@ -351,13 +342,6 @@ def losses_over_lambda(y: float, lam) -> dict[str, np.ndarray]:
     """BCE and CB NLL of one target y as the prediction λ varies, and log C(λ) between them (nats)."""
     lam = np.asarray(lam, np.float64)
     return {"lambda": lam, "bce": bce_curve(y, lam), "cb": cb_nll_curve(y, lam), "log_norm": cb_log_norm(lam)}
-
-
-def losses_over_target(targets, lam: float) -> dict[str, np.ndarray]:
-    """BCE and CB NLL of one prediction λ as the target varies (nats): parallel lines, log C(λ) apart."""
-    y = np.asarray(targets, np.float64)
-    lam = np.full(y.shape, float(lam))
-    return {"target": y, "bce": bce_terms(y, lam), "cb": cb_nll_terms(y, lam)}
 
 
 def loss_floors(targets) -> dict[str, np.ndarray]:
