@@ -301,6 +301,6 @@ def main(models_dir: Path) -> int:
     for leftover in remove_leftovers(models_dir, artifacts.read_manifest(models_dir)):
         print(f"removed {leftover}: a leftover of an earlier upgrade", flush=True)
     print(f"{len(old) - failed} run(s) converted, {failed} not" if old else
-          f"nothing to convert in {models_dir}: every run is in the current format")
+          f"nothing to upgrade in {models_dir}: every run is in the current format")
     failed += rename_all(models_dir, artifacts.read_manifest(models_dir))
     return 1 if failed else 0
