@@ -40,7 +40,7 @@ def main() -> None:
     note = loaders.results_note(models_dir)
     if note:
         st.warning(note, icon="⏳")
-    runs = [catalog.by_name(name)[0] for name in state.models]
+    runs = catalog.first_seeds(state.models)
     ranking = None
     if state.mode in ("worst", "best") and state.rank_model and test is not None:
         ranking = loaders.results(models_dir).array(state.rank_model, catalog.by_name(state.rank_model)[0].seed,

@@ -501,6 +501,14 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+CHUNK = 1000  # images at a time, where a whole set's float or int64 copy would be tens of MB
+
+
+def chunks(images: np.ndarray):
+    """`images` a thousand at a time (views, not copies)."""
+    return (images[i:i + CHUNK] for i in range(0, len(images), CHUNK))
+
+
 def unit_images(x: np.ndarray) -> np.ndarray:
     """uint8 images (n, 28, 28) -> float32 (n, 784) on [0, 1] (the /255 the models were trained with)."""
     out = np.asarray(x).reshape(len(x), -1).astype(np.float32)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..data import unit_images
+from ..data import chunks, unit_images
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD, verdict
 from .records import probe_outputs
@@ -84,8 +84,7 @@ def _raw_bce_evidence(catalog, test_images: np.ndarray | None) -> dict:
     if test_images is not None:
         # every test image (the set the validation loss is computed on), as counts of each value 0-255:
         # a pixel's best clipped BCE (float32, as Keras) depends on its value only
-        counts = sum(np.bincount(test_images[i:i + N_EVIDENCE_IMAGES].ravel(), minlength=256)  # bincount makes
-                     for i in range(0, len(test_images), N_EVIDENCE_IMAGES))  # int64s: in chunks, not 63 MB
+        counts = sum(np.bincount(chunk.ravel(), minlength=256) for chunk in chunks(test_images))  # int64s, so in chunks
         values = np.arange(256, dtype=np.float64)
         out["floor"] = ex.best_clipped_bce(values, weights=counts)
         out["mean_target"] = float(np.average(values, weights=counts))
@@ -122,9 +121,9 @@ def mean_pixel_variance(test_images: np.ndarray) -> float:
     """The MSE per pixel on [0, 1] of predicting the mean test image for every test image (a blob's error): each
     pixel's variance over the images, averaged over pixels; exact integer sums of the uint8 images."""
     n, total, squares = len(test_images), 0, 0
-    for i in range(0, n, N_EVIDENCE_IMAGES):  # in chunks: the whole set as int64 would be 63 MB
-        chunk = test_images[i:i + N_EVIDENCE_IMAGES].reshape(-1, test_images[0].size).astype(np.int64)
-        total, squares = total + chunk.sum(axis=0), squares + (chunk * chunk).sum(axis=0)
+    for chunk in chunks(test_images):  # the whole set as int64 would be 63 MB
+        x = chunk.reshape(len(chunk), -1).astype(np.int64)
+        total, squares = total + x.sum(axis=0), squares + (x * x).sum(axis=0)
     var = squares / n - (total / n) ** 2
     return float(var.mean() / 255**2)
 

@@ -405,6 +405,12 @@ def weights_limit(exp: Experiment) -> int:
     return schema.npz_limit(schema.weights_spec(exp))
 
 
+def run_file_limit(exp: Experiment, file: str) -> int:
+    """The most bytes a run of `exp` may hold in `file` (`read_bounded` refuses more, unread)."""
+    return {"weights.npz": weights_limit, "history.json": schema.history_limit,
+            "probes.npz": schema.probes_limit}[file](exp)
+
+
 def parse_history(data: bytes, path: Path, exp: Experiment, experiment: dict, fix: str) -> dict:
     """A run's record (see `aecompare.training.trainer`), checked against `schema.history_spec`: its epochs are
     1, 2, ... up to what `exp` trained (or to divergence), each with one row per layer of the net."""

@@ -38,8 +38,8 @@ from .artifacts import (
     parse_weights,
     read_bounded,
     read_manifest,
+    run_file_limit,
     run_files,
-    weights_limit,
 )
 
 
@@ -141,9 +141,10 @@ class Catalog:
         """Every seed of one model, lowest seed first."""
         return sorted((r for r in self.runs if r.name == name), key=lambda r: r.seed)
 
-    def first_seeds(self) -> list[Run]:
-        """One run per model (its lowest seed), in registry order of appearance."""
-        return [self.by_name(n)[0] for n in self.names()]
+    def first_seeds(self, names=None) -> list[Run]:
+        """The run the views draw of each model (its lowest seed): of every model in registry order, or of
+        `names` in their order (a name with no run is left out)."""
+        return [runs[0] for runs in map(self.by_name, self.names() if names is None else names) if runs]
 
 
 def check_entry(models_dir: Path, entry) -> tuple[Experiment, Path]:
@@ -201,10 +202,10 @@ def run_folder(models_dir: Path, rel: str, fix: str) -> Path:
     return path
 
 
-def _read_run_file(run_dir: Path, file: str, limit: int, entry: dict, verify: bool, fix: str) -> bytes:
-    """A run file's bytes (bounded), refused if they do not match the manifest's sha256."""
+def read_run_file(run_dir: Path, file: str, exp: Experiment, entry: dict, fix: str, verify: bool = True) -> bytes:
+    """A run file's bytes (bounded by `run_file_limit`), refused if they do not match the manifest's sha256."""
     path = run_dir / file
-    data = read_bounded(path, limit, fix)
+    data = read_bounded(path, run_file_limit(exp, file), fix)
     if verify and hashlib.sha256(data).hexdigest() != entry["files"][file]:
         raise ArtifactError(f"{path} does not match its sha256 in the manifest (changed or damaged); {fix}")
     return data
@@ -216,23 +217,20 @@ def load_run(models_dir: Path, entry: dict, verify: bool = True, defer: bool = F
     `defer`: the files are read and their sha256 checked now, but parsed (and checked) on first use (`Deferred`)."""
     exp, run_dir = check_entry(models_dir, entry)
     fix = RETRAIN.format(name=exp.name)
-    read = functools.partial(_read_run_file, run_dir, entry=entry, verify=verify, fix=fix)
-    limits = {"weights.npz": weights_limit(exp), "history.json": schema.history_limit(exp),
-              "probes.npz": schema.probes_limit(exp)}
+    read = functools.partial(read_run_file, run_dir, exp=exp, entry=entry, fix=fix, verify=verify)
 
     def parse_layers() -> list[DenseLayer]:
-        return parse_weights(read("weights.npz", limits["weights.npz"]), run_dir / "weights.npz", exp, fix)
+        return parse_weights(read("weights.npz"), run_dir / "weights.npz", exp, fix)
 
     def parse_record() -> tuple[dict, dict | None]:
-        history = parse_history(read("history.json", limits["history.json"]), run_dir / "history.json", exp,
-                                entry["experiment"], fix)
-        probes = (parse_probes(read("probes.npz", limits["probes.npz"]), run_dir / "probes.npz",
-                               len(history["epochs"]), fix) if "probes.npz" in entry["files"] else None)
+        history = parse_history(read("history.json"), run_dir / "history.json", exp, entry["experiment"], fix)
+        probes = (parse_probes(read("probes.npz"), run_dir / "probes.npz", len(history["epochs"]), fix)
+                  if "probes.npz" in entry["files"] else None)
         return history, probes
 
     if defer:
         for file in entry["files"]:
-            read(file, limits[file])
+            read(file)
     return Run(exp, entry, Deferred(parse_layers, defer), Deferred(parse_record, defer))
 
 
@@ -243,10 +241,8 @@ def hashed_entries(models_dir: Path) -> list[dict] | None:
         entries = artifacts.read_manifest(models_dir)
         for entry in entries:
             exp, run_dir = check_entry(models_dir, entry)
-            limits = {"weights.npz": weights_limit(exp), "history.json": schema.history_limit(exp),
-                      "probes.npz": schema.probes_limit(exp)}
-            for file, limit in ((f, limits[f]) for f in entry["files"]):
-                _read_run_file(run_dir, file, limit, entry, verify=True, fix="")
+            for file in entry["files"]:
+                read_run_file(run_dir, file, exp, entry, fix="")
     except ArtifactError:
         return None
     return entries

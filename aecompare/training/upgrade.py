@@ -37,7 +37,7 @@ import numpy as np
 from ..registry import FORMER_FAMILIES, FORMER_NAMES, Experiment
 from ..store import artifacts, schema
 from ..store.artifacts import ArtifactError
-from ..store.catalog import entry_settings
+from ..store.catalog import entry_settings, read_run_file
 
 KERAS_MEMBERS = {"metadata.json": 64 * 1024, "config.json": 256 * 1024}  # + model.weights.h5, sized below
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -242,14 +242,8 @@ def rename_entry(models_dir: Path, entry: dict) -> str:
     exp = Experiment.from_dict(renamed(entry["experiment"]))
     published = artifacts.find_entry(artifacts.read_manifest(models_dir), exp.name, exp.seed)
     if not (published and Experiment.from_dict(published["experiment"]) == exp):
-        files = {f: artifacts.read_bounded(run_dir / f, limit, "restore it from git, or retrain it")
-                 for f, limit in (("weights.npz", artifacts.weights_limit(exp)),
-                                  ("history.json", schema.history_limit(exp)),
-                                  ("probes.npz", schema.probes_limit(exp))) if f in entry["files"]}
-        for f, data in files.items():
-            if hashlib.sha256(data).hexdigest() != entry["files"][f]:
-                raise ArtifactError(f"{run_dir / f} does not match its sha256 in the manifest; it is not renamed: "
-                                    "restore it from git, or retrain it")
+        files = {f: read_run_file(run_dir, f, exp, entry, "it is not renamed: restore it from git, or retrain it")
+                 for f in entry["files"]}
         files["history.json"] = renamed_history(files["history.json"], run_dir / "history.json", exp)
         with artifacts.staged_run(models_dir, exp) as stage:
             for f, data in files.items():

@@ -85,7 +85,7 @@ def singular_values_of(models_dir: str, runs) -> dict[str, list[np.ndarray]]:
 def verdict_table(models_dir: str, names: tuple[str, ...]) -> pd.DataFrame | None:
     """`records.verdict_rows` of the chosen models (None without their test-set output statistics), once per
     choice of models."""
-    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    runs = loaders.catalog(models_dir).first_seeds(names)
     results = loaders.results(models_dir)
     outputs = {r.name: results.output_stats(r.name, r.seed) for r in runs} if results is not None else None
     if outputs is None or any(v is None for v in outputs.values()):
@@ -96,7 +96,7 @@ def verdict_table(models_dir: str, names: tuple[str, ...]) -> pd.DataFrame | Non
 @st.cache_data(show_spinner=False, max_entries=64)
 def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
     """Each model's first `N_FILTERS` first-layer filters in a row, as HTML; once per choice of models."""
-    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    runs = loaders.catalog(models_dir).first_seeds(names)
     return figures_html([[(r.name, strip, "", 2 * strip.shape[1])] for r in runs
                          for strip in [filters_strip(first_layer_filters(r, N_FILTERS))]], title_lines=1)
 
@@ -104,7 +104,7 @@ def filters_html(models_dir: str, names: tuple[str, ...]) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def chart_specs(models_dir: str, names: tuple[str, ...], metric: str) -> dict[str, dict]:
     """The per-layer and output-spread charts for one choice of models, built once per process and shared."""
-    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    runs = loaders.catalog(models_dir).first_seeds(names)
     order = list(names)
     return {"layers": chart_spec(layer_chart(every_few_epochs(layer_frame(runs)), metric, order)),
             "spread": chart_spec(spread_chart(every_few_epochs(spread_frame(runs)), order))}
@@ -113,7 +113,7 @@ def chart_specs(models_dir: str, names: tuple[str, ...], metric: str) -> dict[st
 @st.cache_data(show_spinner=False, max_entries=64)
 def singular_spec(models_dir: str, names: tuple[str, ...]) -> dict:
     """The singular-value chart for one choice of models, built once per process and shared."""
-    runs = [loaders.catalog(models_dir).by_name(n)[0] for n in names]
+    runs = loaders.catalog(models_dir).first_seeds(names)
     return chart_spec(singular_chart(singular_frame(runs, singular_values_of(models_dir, runs)), list(names)))
 
 

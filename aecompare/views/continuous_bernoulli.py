@@ -102,7 +102,7 @@ def render_models(ctx: Context) -> None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def pair_picture(models_dir: str, dataset: str, pair: tuple[str, str], _ctx: Context) -> bytes:
     """One digit per class: inputs, the BCE model's reconstructions, the CB model's mean and its λ, as a PNG."""
-    bce, cb = (_ctx.catalog.by_name(n)[0] for n in pair)
+    bce, cb = _ctx.catalog.first_seeds(pair)
     x = _ctx.images(bce.probes["index"][::2])
     return png_bytes(np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
         x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))]))

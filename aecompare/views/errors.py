@@ -10,17 +10,16 @@ import streamlit as st
 from .common import (
     Context,
     Grid,
-    cached_spec,
     chart_data,
+    chart_spec,
     download_name,
     figures_html,
     image_grid,
     need_test_set,
     no_models_note,
     show_grid,
-    show_image,
 )
-from .images import colour_bar, diverging_rgb, join, sequential_rgb, to_display
+from .images import colour_bar, diverging_rgb, join, png_bytes, sequential_rgb, to_display
 
 MAX_TRIPLET_ROWS = 6
 MAP_ZOOM = 5
@@ -62,15 +61,27 @@ def render_maps(maps: dict[str, np.ndarray]) -> tuple[str, np.ndarray, float]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) -> tuple[str, np.ndarray, float]:
-    """`render_maps` of the stored per-pixel error maps `what` of the runs (name, seed), once per process."""
+def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) -> tuple[str, bytes, float]:
+    """`render_maps` of the stored per-pixel error maps `what` of the runs (name, seed), the scale as a PNG,
+    once per process."""
     from . import loaders
 
     results = loaders.results(models_dir)
-    return render_maps({name: results.array(name, seed, what) for name, seed in runs})
+    html, bar, top = render_maps({name: results.array(name, seed, what) for name, seed in runs})
+    return html, png_bytes(bar), top
 
 
-@cached_spec
+@st.cache_data(show_spinner=False, max_entries=64)
+def class_spec(models_dir: str, runs: tuple[tuple[str, int], ...]) -> dict:
+    """`class_chart` of the runs (name, seed) from the stored per-class errors, once per choice of models."""
+    from . import loaders
+
+    per_class = loaders.results(models_dir).per_class
+    chosen = set(runs)
+    rows = per_class[[(n, s) in chosen for n, s in zip(per_class["name"], per_class["seed"])]]
+    return chart_spec(class_chart(rows, [name for name, _ in runs]))
+
+
 def class_chart(per_class: pd.DataFrame, order: list[str]) -> alt.Chart:
     """MSE per digit class, one bar per model (shared y scale), hover for MSE and MAE."""
     return (alt.Chart(chart_data(per_class), title="MSE per digit class (test set, [0, 1] scale)").mark_bar()
@@ -96,8 +107,7 @@ def show(ctx: Context) -> None:
                f"output − input on the [0, 1] scale: blue below 0, white 0, red above; one scale for every "
                f"model, saturating at ±{limit:.3f} (the largest |error| shown).")
 
-    results = ctx.results()
-    if results is None:
+    if ctx.results() is None:
         return
     runs = tuple((r.name, r.seed) for r in ctx.runs)
     for what, title in (("squared_map", "Mean squared error per pixel over the test images ([0, 1] scale)"),
@@ -105,8 +115,5 @@ def show(ctx: Context) -> None:
         maps, bar, top = error_maps(ctx.models_dir, runs, what)
         st.markdown(f"**{title}**")
         st.html(maps)
-        show_image(st, bar, caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
-    chosen = set(runs)
-    per_class = results.per_class[[(n, s) in chosen for n, s in zip(results.per_class["name"],
-                                                                      results.per_class["seed"])]]
-    st.vega_lite_chart(class_chart(per_class, [r.name for r in ctx.runs]), width="stretch")
+        st.image(bar, caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
+    st.vega_lite_chart(class_spec(ctx.models_dir, runs), width="stretch")

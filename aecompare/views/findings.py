@@ -27,7 +27,7 @@ def evidence_link(finding: Finding) -> str:
 
 def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     """One digit per class: the inputs, then each illustrating model's reconstruction after its last epoch."""
-    runs = [ctx.catalog.by_name(n)[0] for n in finding.models if ctx.catalog.by_name(n)]
+    runs = ctx.catalog.first_seeds(finding.models)
     runs = [r for r in runs if r.probes is not None]
     if not runs or ctx.test is None:
         return None

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ..data import DataError, Dataset, TestSet, load_dataset, load_test_set, unit_images
+from ..data import DataError, Dataset, TestSet, chunks, load_dataset, load_test_set, unit_images
 from ..evaluation import results as stored_results
 from ..evaluation.analysis import Results, analyse_datasets
 from ..evaluation.evidence import questions_evidence
@@ -25,8 +25,6 @@ from ..store.artifacts import ArtifactError
 from ..store.catalog import Catalog, load_catalog
 from . import legend
 from .server import read_only, serialise_heavy
-
-CHUNK = 1000  # test images converted to floats at a time
 
 
 @st.cache_resource(show_spinner="Loading models ...")
@@ -52,8 +50,7 @@ def mean_lit_pixels(dataset: str = "mnist") -> float | None:
     test, _ = test_set(dataset)
     if test is None:
         return None
-    return float(np.concatenate([lit_pixel_counts(unit_images(test.x[i:i + CHUNK]))
-                                 for i in range(0, len(test.x), CHUNK)]).mean())
+    return float(np.concatenate([lit_pixel_counts(unit_images(chunk)) for chunk in chunks(test.x)]).mean())
 
 
 def _datasets(models_dir: str) -> list[str]:
