@@ -162,3 +162,24 @@ def test_your_digit_reconstructs_a_test_digit_with_every_chosen_model(app):
     grids = [h.proto.body for h in at.get("html") if "<img" in h.proto.body]
     assert len(grids) == 1 and grids[0].count("<img") == 3  # the digit, then each model's reconstruction
     assert ">norm-sigmoid-bce<" in grids[0] and ">raw-linear-mae<" in grids[0]
+
+
+def test_a_findings_picture_shows_the_test_images_of_its_models_dataset():
+    """The Findings cover both datasets whichever is chosen: Fashion-MNIST runs are shown with Fashion-MNIST inputs."""
+    import numpy as np
+
+    from aecompare.data import load_test_set, unit_images
+    from aecompare.evaluation import results
+    from aecompare.evaluation.answers import findings
+    from aecompare.store.catalog import load_catalog
+    from aecompare.views.common import Context
+    from aecompare.views.findings import PICTURE_ZOOM, picture
+    from aecompare.views.images import strip
+
+    catalog, mnist = load_catalog(REPO / "models"), load_test_set("mnist")
+    fashion = next(f for f in findings(results.read(REPO / "models").results, 100.0) if f.key == "fashion")
+    ctx = Context(str(REPO / "models"), catalog, [], mnist, np.arange(10), ViewState(dataset="mnist"))
+    image, _ = picture(ctx, fashion)
+    index = catalog.first_seeds(fashion.models)[0].probes["index"][::2]
+    inputs = strip(unit_images(load_test_set("fashion-mnist").x[index]), PICTURE_ZOOM)
+    assert np.array_equal(image[:inputs.shape[0]], inputs)

@@ -27,11 +27,16 @@ class Context:
     indices: np.ndarray  # chosen test indices
     state: ViewState
 
-    def images(self, index) -> np.ndarray:
-        """Test images `index` (an array of indices) as float32 (k, 784) on [0, 1], converted when asked: the
-        whole set as floats would be 31 MB per dataset held for a handful of digits."""
-        return unit_images(self.test.x[np.asarray(index)]) if self.test is not None else np.zeros((0, 784),
-                                                                                                   np.float32)
+    def images(self, index, dataset: str | None = None) -> np.ndarray:
+        """Test images `index` (an array of indices) of the chosen dataset, or of `dataset` (the Findings and the
+        CB pairs show runs of a set dataset), as float32 (k, 784) on [0, 1], converted when asked: the whole set
+        as floats would be 31 MB per dataset held for a handful of digits."""
+        test = self.test
+        if dataset not in (None, self.state.dataset):
+            from . import loaders
+
+            test, _ = loaders.test_set(dataset)
+        return unit_images(test.x[np.asarray(index)]) if test is not None else np.zeros((0, 784), np.float32)
 
     @property
     def inputs(self) -> np.ndarray:

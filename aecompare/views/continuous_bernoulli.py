@@ -94,16 +94,16 @@ def render_models(ctx: Context) -> None:
     st.caption("MSE and BCE − H(y) over all test pixels, over the mid-grey target pixels (0.1 < y < 0.9, "
                "grey_fraction of them) and over the rest; CB models read through their mean E[x | λ].")
     for bce, cb in pairs:
-        st.image(pair_picture(ctx.models_dir, ctx.state.dataset, (bce, cb), ctx),
+        st.image(pair_picture(ctx.models_dir, (bce, cb), ctx),
                  caption=f"rows: input; {bce}; {cb} read through its mean E[x | λ]; the same model's λ itself — more "
                          "extreme than the data (last epoch).")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def pair_picture(models_dir: str, dataset: str, pair: tuple[str, str], _ctx: Context) -> bytes:
+def pair_picture(models_dir: str, pair: tuple[str, str], _ctx: Context) -> bytes:
     """One digit per class: inputs, the BCE model's reconstructions, the CB model's mean and its λ, as a PNG."""
     bce, cb = _ctx.catalog.first_seeds(pair)
-    x = _ctx.images(bce.probes["index"][::2])
+    x = _ctx.images(bce.probes["index"][::2], bce.exp.dataset)
     return png_bytes(np.concatenate([np.pad(strip(images, 2), ((0, 4), (0, 0)), constant_values=255) for images in (
         x, probe_outputs(bce.probes)[::2], probe_outputs(cb.probes)[::2], cb.reconstruct(x, raw_output=True))]))
 

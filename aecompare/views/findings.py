@@ -32,7 +32,7 @@ def picture(ctx: Context, finding: Finding) -> tuple[np.ndarray, str] | None:
     if not runs or ctx.test is None:
         return None
     index = runs[0].probes["index"][::2]  # the probe digits hold two per class
-    rows = [strip(ctx.images(index), PICTURE_ZOOM)]
+    rows = [strip(ctx.images(index, runs[0].exp.dataset), PICTURE_ZOOM)]
     rows += [strip(probe_outputs(r.probes)[::2], PICTURE_ZOOM, stretch=ctx.state.stretch) for r in runs]
     image = np.concatenate([np.pad(r, ((0, 4), (0, 0)), constant_values=255) for r in rows])
     caption = "rows: input, " + ", ".join(r.name for r in runs) + " (last epoch" + \
