@@ -20,6 +20,8 @@ cores, the network, timers). Per run, on a fresh server process:
                  visitor after its tabs (first visits of the sections), by the second after its (warm)
   digits         switch to typed test indices, then --rerenders changes of the typed indices (+ Enter)
   end            peak and resident memory at the end; the largest 10 ms RSS sample of every step
+Before the runs, the same is measured for `benchmarks/bare_app.py` (a title and three tabs of one line: what
+any Streamlit app pays on this machine, printed beside each target; `--no-floor` skips it).
 `--taskset CPU` starts the server under `taskset -c CPU` (Community Cloud's slowest case: one core or
 less). The machine's load average is printed at the start and end: other work on the cores inflates
 every figure. Targets are from issue 11; figures, never assertions.
@@ -45,6 +47,7 @@ from .streamlit_server import (
     ELEMENTS_JS,
     LOCALHOST,
     OBSERVER_JS,
+    REPO,
     RssSampler,
     comm,
     count_errors,
@@ -98,11 +101,11 @@ def model_count(models_dir: Path) -> int:
 class Server:
     """A fresh `streamlit run` process: when it started, its CPU clock, its memory sampled every 10 ms."""
 
-    def __init__(self, models_dir: Path, prefix: list[str] | None):
+    def __init__(self, models_dir: Path, prefix: list[str] | None, app: Path = REPO / "dashboard.py"):
         self.port = free_port()
         self.err_file = tempfile.TemporaryFile()
         self.t_spawn = time.time()  # epoch seconds: compared with the page's performance.timeOrigin
-        self.proc = spawn_server(self.port, models_dir, stderr=self.err_file, prefix=prefix)
+        self.proc = spawn_server(self.port, models_dir, stderr=self.err_file, prefix=prefix, app=app)
         self.sampler = RssSampler(self.proc.pid)
         self.url = f"http://{LOCALHOST}:{self.port}/"
 
@@ -277,6 +280,41 @@ def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) ->
     return res
 
 
+def measure_floor(prefix: list[str] | None, log, visitors: int = 3, rounds: int = 2) -> dict:
+    """Streamlit's own floor on this machine (`benchmarks/bare_app.py`, served and seen as the dashboard is):
+    process start -> page drawn, page open on the running server (fresh visitors) and tab switches; medians."""
+    from playwright.sync_api import sync_playwright
+
+    errors: dict = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        first = Visitor(browser, None, errors)
+        first.server = server = Server(COMMITTED_MODELS, prefix, app=REPO / "benchmarks" / "bare_app.py")
+        try:
+            wait_healthy(server.proc, server.port)
+            start = first.open(min_images=0)
+            first.close()
+            opens, switches = [], []
+            for _ in range(visitors):
+                visitor = Visitor(browser, server, errors)
+                opens.append(visitor.open(min_images=0))
+                names = visitor.tab_names()
+                for _ in range(rounds):
+                    switches += visitor.visit([1, 2, 0], names, lambda msg: None, "bare").values()
+                visitor.close()
+            browser.close()
+        finally:
+            server.stop()
+    floor = {"from_start_s": start["from_start_s"],
+             **{f"open_{k}": statistics.median(s[k] for s in opens) for k in ("wall_s", "cpu_s")},
+             **{f"switch_{k}": statistics.median(s[k] for s in switches) for k in ("wall_s", "cpu_s")},
+             "errors": errors}
+    log(f"Streamlit's floor (benchmarks/bare_app.py): default view {floor['from_start_s']:.2f} s from process "
+        f"start; page open {floor['open_wall_s']:.2f} s ({floor['open_cpu_s']:.2f} s server CPU), tab switch "
+        f"{floor['switch_wall_s']:.2f} s ({floor['switch_cpu_s']:.2f}), medians of {visitors} visitors")
+    return floor
+
+
 # ---------------------------------------------------------------- the report
 
 def _median_max(steps: list[dict], key: str = "wall_s") -> str:
@@ -358,8 +396,8 @@ def _worst(steps: dict, key: str = "wall_s") -> tuple[float, str]:
     return step[key], name
 
 
-def targets(r: dict, pinned: bool) -> list[tuple[str, float, float, str]]:
-    """(what, figure, target, at which step) for each target of issue 11."""
+def targets(r: dict, pinned: bool) -> list[tuple[str, float, float, str, str]]:
+    """(what, figure, target, at which step, the `measure_floor` figure beside it) for each target of issue 11."""
     t = TARGETS
     warm = {**{f"same visitor {k}": v for k, v in r["warm_same"].items()},
             **{f"second visitor {k}": v for k, v in r["warm_second"].items()},
@@ -368,28 +406,31 @@ def targets(r: dict, pinned: bool) -> list[tuple[str, float, float, str]]:
     first, first_at = _worst({**r["first_visit"], **sections_first})
     warm_s, warm_at = _worst(warm)
     warm_cpu, cpu_at = _worst(warm, "cpu_s")
-    out = [("default view, page open on a running server (s)", r["second_open"]["wall_s"], t["open_s"], ""),
-           ("default view from process start (s)", r["start"]["from_start_s"], t["start_s"], ""),
-           ("first visit of every tab and section, fresh process (s)", first, t["first_visit_s"], first_at),
-           ("warm tab or section switch, wall (s)", warm_s, t["warm_s"], warm_at),
-           ("warm tab or section switch, server CPU (s)", warm_cpu, t["warm_cpu_s"], cpu_at),
-           ("one visitor through every tab, peak (MB)", r["one_visitor_mb"]["hwm"], t["peak_mb"], "")]
+    out = [("default view, page open on a running server (s)", r["second_open"]["wall_s"], t["open_s"], "",
+            "open_wall_s"),
+           ("default view from process start (s)", r["start"]["from_start_s"], t["start_s"], "", "from_start_s"),
+           ("first visit of every tab and section, fresh process (s)", first, t["first_visit_s"], first_at,
+            "switch_wall_s"),
+           ("warm tab or section switch, wall (s)", warm_s, t["warm_s"], warm_at, "switch_wall_s"),
+           ("warm tab or section switch, server CPU (s)", warm_cpu, t["warm_cpu_s"], cpu_at, "switch_cpu_s"),
+           ("one visitor through every tab, peak (MB)", r["one_visitor_mb"]["hwm"], t["peak_mb"], "", "")]
     if pinned:
         every = {"second visitor default view": r["second_open"],
                  **{f"first visit {k}": v for k, v in r["first_visit"].items()},
                  **{f"first visit, section {k}": v for k, v in r.get("sections_first", {}).items()}, **warm}
         worst, at = _worst(every)
-        out.append(("pinned to one core: every tab (s)", worst, t["pinned_tab_s"], at))
+        out.append(("pinned to one core: every tab (s)", worst, t["pinned_tab_s"], at, "open_wall_s"))
     return out
 
 
-def print_targets(results: list[dict], pinned: bool) -> None:
-    print("targets (issue 11):")
+def print_targets(results: list[dict], pinned: bool, floor: dict | None) -> None:
+    print("targets (issue 11)" + ("; in brackets the bare app's figure for the same step here:" if floor else ":"))
     for i, r in enumerate(results):
-        for what, figure, target, where in targets(r, pinned):
+        for what, figure, target, where, floor_key in targets(r, pinned):
             verdict = "met" if figure <= target else "MISSED"  # nan: missed
             at = f" ({where})" if where else ""
-            print(f"  run {i + 1}: {what} {figure:.2f} <= {target:g}: {verdict}{at}")
+            bare = f" [bare app {floor[floor_key]:.2f}]" if floor and floor_key else ""
+            print(f"  run {i + 1}: {what} {figure:.2f} <= {target:g}: {verdict}{at}{bare}")
 
 
 def main(argv=None) -> int:
@@ -399,6 +440,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rerenders", type=int, default=5, help="digit changes per run")
     ap.add_argument("--taskset", metavar="CPU", help="pin the server to these CPUs (taskset -c CPU), e.g. 0")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--no-floor", action="store_true", help="skip measuring the bare app (benchmarks/bare_app.py)")
     args = ap.parse_args(argv)
     if args.taskset and not shutil.which("taskset"):
         ap.error("--taskset needs the taskset command (util-linux)")
@@ -410,6 +452,7 @@ def main(argv=None) -> int:
     start_load = load_average()
     log(f"models: {args.models.name}/ ({model_count(args.models)} models); {os.cpu_count()} CPUs; "
         f"server {'pinned: taskset -c ' + args.taskset if prefix else 'not pinned'}; load average {start_load}")
+    floor = None if args.no_floor else measure_floor(prefix, log)
     results = []
     for i in range(args.runs):
         log(f"run {i + 1}/{args.runs} (load average {load_average()})")
@@ -420,12 +463,12 @@ def main(argv=None) -> int:
     print("where the time goes, run 1 (CPU seconds during each step):")
     print(fmt_table(where_rows(results[0])))
     print()
-    print_targets(results, pinned=bool(prefix))
+    print_targets(results, pinned=bool(prefix), floor=floor)
     print(f"load average at the start {start_load}, at the end {load_average()} (1, 5, 15 min); "
           f"{os.cpu_count()} CPUs")
     if args.json:
         meta = {"taskset": args.taskset, "cpus": os.cpu_count(), "load_average_start": start_load,
-                "load_average_end": load_average(), "targets": TARGETS}
+                "load_average_end": load_average(), "targets": TARGETS, "bare_app": floor}
         args.json.write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
     for r in results:
         if r["server"]["returncode"] not in (0, -15):

@@ -44,14 +44,15 @@ def free_port() -> int:
 
 
 def spawn_server(port: int, models_dir=COMMITTED_MODELS, env: dict | None = None,
-                 stderr=subprocess.PIPE, prefix: list[str] | None = None) -> subprocess.Popen:
-    """Start `streamlit run dashboard.py` (a fresh process) without waiting for it.
+                 stderr=subprocess.PIPE, prefix: list[str] | None = None,
+                 app: Path = REPO / "dashboard.py") -> subprocess.Popen:
+    """Start `streamlit run dashboard.py` (or another `app`; a fresh process) without waiting for it.
 
     `prefix`: a command that execs the server in its own place, e.g. `["taskset", "-c", "0"]`
     (the process id stays the server's).
     """
     full_env = {**os.environ, "AECOMPARE_MODELS": str(models_dir), **(env or {})}
-    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"),
+    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "streamlit", "run", str(app),
                              "--server.headless", "true", "--server.port", str(port),
                              "--server.address", LOCALHOST, "--browser.gatherUsageStats", "false"],
                             cwd=REPO, env=full_env, stdout=subprocess.DEVNULL, stderr=stderr)
