@@ -39,8 +39,10 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
     else:
         scale = alt.Scale(type="linear")
     band = seed_band(df)
-    base = alt.Chart(chart_data(band), title=title).encode(
-        x=alt.X("epoch:Q", title="epoch (0 = before training)"), color=alt.Color("model:N", sort=order))
+    # The rows go on the layer, once: on `base` every derived layer and every Altair copy of it would deep-copy
+    # thousands of records (half a second for the two curve charts).
+    base = alt.Chart().encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
+                              color=alt.Color("model:N", sort=order))
     line = base.mark_line().encode(y=alt.Y("value:Q", scale=scale, title=title),
                                    strokeDash=alt.StrokeDash("curve:N", title="curve"))
     spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(
@@ -54,7 +56,7 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
         tooltip=["model:N", "curve:N", "epoch:Q", alt.Tooltip("value:Q", format=".5g", title="mean over seeds"),
                  alt.Tooltip("low:Q", format=".5g", title="min"), alt.Tooltip("high:Q", format=".5g", title="max"),
                  "seeds:Q"]).transform_filter(hover)
-    return alt.layer(spread, line, selector, rule, points).properties(height=320)
+    return alt.layer(spread, line, selector, rule, points, data=chart_data(band), title=title, height=320)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
