@@ -52,6 +52,7 @@ def main() -> None:
                f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
 
     draw_tabs(ctx)
+    views.preload()
 
 
 @st.fragment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 
 TABS = {  # tab label -> its module in this package
     "Findings": "findings",
@@ -18,7 +19,24 @@ TABS = {  # tab label -> its module in this package
 }
 
 
+_PRELOAD = threading.Lock()
+
+
 def show(tab: str, ctx) -> None:
-    """Draw one tab. Its module is imported when the tab is first opened: the charts' tabs import Altair, which the
-    default view (Findings) does not need; on a cold start that saves the first visitor a few tenths of a second."""
+    """Draw one tab. Its module is imported when the tab is first opened (or by `preload`): the charts' tabs import
+    Altair, which the default view (Findings) does not need."""
     importlib.import_module(f"{__name__}.{TABS[tab]}").show(ctx)
+
+
+def preload() -> None:
+    """Import every tab's module in a background thread, once per process; called once the first page is drawn.
+    The first page does not wait for Altair and the charts' code (0.8 s of CPU on a slow core), and neither does
+    the first click on a chart's tab: they load while the visitor reads. A click meanwhile waits for the import
+    in progress (Python's import lock), never imports twice."""
+    if _PRELOAD.acquire(blocking=False):  # never released: once per process
+        threading.Thread(target=_import_tabs, name="aecompare-preload", daemon=True).start()
+
+
+def _import_tabs() -> None:
+    for module in TABS.values():
+        importlib.import_module(f"{__name__}.{module}")
