@@ -183,3 +183,28 @@ def test_a_findings_picture_shows_the_test_images_of_its_models_dataset():
     index = catalog.first_seeds(fashion.models)[0].probes["index"][::2]
     inputs = strip(unit_images(load_test_set("fashion-mnist").x[index]), PICTURE_ZOOM)
     assert np.array_equal(image[:inputs.shape[0]], inputs)
+
+
+def test_the_first_page_leaves_every_tabs_module_imported_in_the_background(tiny_models):
+    """`views.preload`: after the default view, every tab's module is imported by a thread of its own (a fresh
+    interpreter: this one imported them all already), so the first click on a chart's tab finds Altair loaded."""
+    import os
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, threading
+import aecompare
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(REPO / "dashboard.py")!r}, default_timeout=180).run()
+assert not at.exception, [e.value for e in at.exception]
+for t in threading.enumerate():
+    if t.name == "aecompare-preload":
+        t.join(120)
+missing = [m for m in {sorted(VIEW_TABS.values())!r} if "aecompare.views." + m not in sys.modules]
+assert not missing, missing
+print("preloaded")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "AECOMPARE_MODELS": str(tiny_models)})
+    assert done.returncode == 0 and "preloaded" in done.stdout, done.stderr[-3000:]
