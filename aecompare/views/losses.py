@@ -42,7 +42,7 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
     # The rows go on the layer, once: on `base` every derived layer and every Altair copy of it would deep-copy
     # thousands of records (half a second for the two curve charts).
     base = alt.Chart().encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
-                              color=alt.Color("model:N", sort=order))
+                              color=alt.Color("model:N", sort=order, legend=alt.Legend(symbolOpacity=1)))
     line = base.mark_line().encode(y=alt.Y("value:Q", scale=scale, title=title),
                                    strokeDash=alt.StrokeDash("curve:N", title="curve"))
     spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(
