@@ -14,6 +14,7 @@ import streamlit as st
 from ..data import TestSet, unit_images
 from ..evaluation.analysis import Results
 from ..store.catalog import Catalog, Run
+from . import loaders
 from .images import png_bytes, side_by_side, upscale
 from .state import ViewState
 
@@ -33,8 +34,6 @@ class Context:
         as floats would be 31 MB per dataset held for a handful of digits."""
         test = self.test
         if dataset not in (None, self.state.dataset):
-            from . import loaders
-
             test, _ = loaders.test_set(dataset)
         return unit_images(test.x[np.asarray(index)]) if test is not None else np.zeros((0, 784), np.float32)
 
@@ -57,8 +56,6 @@ class Context:
 
     def results(self) -> Results | None:
         """The test-set figures of every run: stored, or computed live once if not fresh (`loaders.results`)."""
-        from . import loaders
-
         return loaders.results(self.models_dir)
 
 

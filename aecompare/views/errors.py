@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from . import loaders
 from .common import (
     Context,
     Grid,
@@ -64,8 +65,6 @@ def render_maps(maps: dict[str, np.ndarray]) -> tuple[str, np.ndarray, float]:
 def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) -> tuple[str, bytes, float]:
     """`render_maps` of the stored per-pixel error maps `what` of the runs (name, seed), the scale as a PNG,
     once per process."""
-    from . import loaders
-
     results = loaders.results(models_dir)
     html, bar, top = render_maps({name: results.array(name, seed, what) for name, seed in runs})
     return html, png_bytes(bar), top
@@ -74,8 +73,6 @@ def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) ->
 @st.cache_data(show_spinner=False, max_entries=64)
 def class_spec(models_dir: str, runs: tuple[tuple[str, int], ...]) -> dict:
     """`class_chart` of the runs (name, seed) from the stored per-class errors, once per choice of models."""
-    from . import loaders
-
     per_class = loaders.results(models_dir).per_class
     chosen = set(runs)
     rows = per_class[[(n, s) in chosen for n, s in zip(per_class["name"], per_class["seed"])]]
