@@ -1,68 +1,11 @@
 """aecompare dashboard: `streamlit run dashboard.py`. Compares every trained autoencoder in models/.
 
-Thin on purpose: page setup, the shared data (`aecompare.views.loaders`), the sidebar, the tabs.
-Never imports TensorFlow: models run through the numpy forward pass (`aecompare.maths.network`), and the
-test-set figures are read from the results stored next to the models. The models folder is
-$AECOMPARE_MODELS, default models/ next to this file.
+Thin on purpose: every visit runs this script, and the page is `aecompare.views.page.main` (the shared data, the
+sidebar, the tabs). Never imports TensorFlow: models run through the numpy forward pass
+(`aecompare.maths.network`), and the test-set figures are read from the results stored next to the models. The
+models folder is $AECOMPARE_MODELS, default models/ next to this file.
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import streamlit as st
-
-from aecompare import views
-from aecompare.data import DATASETS
-from aecompare.digits import choose_digits
-from aecompare.store.artifacts import default_models_dir
-from aecompare.views import legend, loaders, server, sidebar
-from aecompare.views.common import Context
-
-
-def main() -> None:
-    st.set_page_config(page_title="aecompare: autoencoder losses compared", layout="wide")
-    server.tune_process()
-    models_dir = str(default_models_dir())
-
-    st.title("Autoencoder losses, compared on trained models")
-    catalog = loaders.catalog(models_dir)
-    for problem in catalog.problems:
-        st.warning(problem, icon="⚠️")
-    firsts = catalog.first_seeds()
-    datasets = dict.fromkeys(["mnist", *(r.exp.dataset for r in firsts)])
-    state = sidebar.render({d: {r.name: r.exp for r in firsts if r.exp.dataset == d} for d in datasets},
-                           {d: DATASETS[d].title for d in datasets if d in DATASETS})
-    legend.render(loaders.legend_lines(models_dir))
-    test, test_error = loaders.test_set(state.dataset)
-    if test_error:
-        st.error(test_error)
-    note = loaders.results_note(models_dir)
-    if note:
-        st.warning(note, icon="⏳")
-    runs = catalog.first_seeds(state.models)
-    ranking = None
-    if state.mode in ("worst", "best") and state.rank_model and test is not None:
-        ranking = loaders.results(models_dir).array(state.rank_model, catalog.by_name(state.rank_model)[0].seed,
-                                                     "per_image_mse")
-    indices = (choose_digits(state.mode, test.y, indices=state.indices, seed=state.seed, n=state.n,
-                             per_image_error=ranking) if test is not None else [])
-    ctx = Context(models_dir, catalog, runs, test, indices, state)
-    st.caption(f"{len(catalog.runs)} trained runs in {Path(models_dir).name}/; showing {len(runs)} model(s) and "
-               f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
-
-    draw_tabs(ctx)
-    views.preload()
-
-
-@st.fragment
-def draw_tabs(ctx: Context) -> None:
-    """The tabs, only the open one drawn. A fragment: switching tabs (or a widget inside a tab) reruns this
-    alone, with the `ctx` of the last full run, not the title, the sidebar and the legend."""
-    for tab, name in zip(st.tabs(list(views.TABS), key="tab", bind="query-params"), views.TABS, strict=True):
-        if tab.open:
-            with tab, server.TAB_DRAWING:
-                views.show(name, ctx)
-
+from aecompare.views.page import main
 
 main()

@@ -18,7 +18,7 @@ What a session does, as the browser does it:
 - tab switch: the tabs are `st.tabs(..., key="tab", bind="query-params")`, a widget whose value is the
   tab label. The session sets that widget's string value (and `tab=<label>` in the query string, as the
   browser's URL) and, as a browser's click does, asks for a rerun of the fragment the tabs are drawn in
-  (`dashboard.draw_tabs`; the deltas name it); the step is checked to have drawn into that tab only.
+  (`views.page.draw_tabs`; the deltas name it); the step is checked to have drawn into that tab only.
 - digit change: the value of the sidebar's "Test indices" text input (a widget too), as typing + Enter.
 - it follows `page_info_changed` (the URL the server writes) and resolves `ref_hash` messages from
   its own message cache, which ages out as the frontend's does.
@@ -134,7 +134,7 @@ class Session:
         self.query = ""
         self.widgets: dict[str, str] = {}  # widget id -> string value this client set
         self.tab_id: str | None = None
-        self.tab_fragment: str | None = None  # the fragment the tabs are drawn in (dashboard.draw_tabs)
+        self.tab_fragment: str | None = None  # the fragment the tabs are drawn in (views.page.draw_tabs)
         self.idx_id: str | None = None
         self.tabs: dict[tuple, str] = {}  # delta path of each tab block -> its label
         self.current_tab: str | None = None
