@@ -7,6 +7,8 @@ import csv
 import io
 import os
 import re
+import time
+import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -211,5 +213,41 @@ def test_the_dataset_switch_is_kept_in_the_url(served, two_datasets_models):
         assert chosen_models(page) == ["fashion-norm-sigmoid-bce"]
         no_errors(page)
         page.close()
+    finally:
+        stop_server(server)
+
+
+def cache_lookups(port: int) -> dict[tuple[str, str], int]:
+    """Streamlit's count of lookups per cached function and result ("hit" / "miss"), from its metrics endpoint."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/metrics", timeout=10).read().decode()
+    return {(m["cache"], m["result"]): int(m["n"]) for m in re.finditer(
+        r'^cache_lookups_total\{cache="(?P<cache>[^"]+)",cache_type="[^"]+",result="(?P<result>\w+)"\} (?P<n>\d+)$',
+        text, re.MULTILINE)}
+
+
+WARMED = ["loaders.catalog", "loaders.test_set", "loaders._fresh_stored", "loaders.legend_lines", "findings.drawn"]
+
+
+def test_the_server_computes_the_default_view_before_its_first_visitor(served):
+    """`streamlit run dashboard.py` serves `dashboard.app`, whose start computes the default view's data
+    (`page.warm_up`); the first visitor's page reads it from the caches and computes none of it again."""
+    _, browser = served
+    port = free_port()
+    server = start_server(port, COMMITTED_MODELS)
+    try:
+        deadline = time.time() + 180
+        while (before := cache_lookups(port)).get(("aecompare.views.findings.drawn", "miss"), 0) == 0:
+            assert time.time() < deadline, f"no warm-up seen in 180 s: {before}"
+            time.sleep(0.2)
+        for name in WARMED:  # computed before anyone visits (test_set: once per dataset)
+            assert before.get((f"aecompare.views.{name}", "miss"), 0) >= 1, name
+        page = open_page(browser, f"http://127.0.0.1:{port}/")
+        assert selected_tab(page) == "Findings" and page.get_by_text("See the evidence").count() >= 6
+        no_errors(page)
+        page.close()
+        after = cache_lookups(port)
+        for name in WARMED:  # read, not computed again
+            assert after[(f"aecompare.views.{name}", "miss")] == before[(f"aecompare.views.{name}", "miss")], name
+            assert after[(f"aecompare.views.{name}", "hit")] > before[(f"aecompare.views.{name}", "hit")], name
     finally:
         stop_server(server)
