@@ -208,3 +208,29 @@ print("preloaded")
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "AECOMPARE_MODELS": str(tiny_models)})
     assert done.returncode == 0 and "preloaded" in done.stdout, done.stderr[-3000:]
+
+
+def test_the_curve_charts_tooltip_gives_every_models_values_at_the_hovered_epoch():
+    """Losses' curve charts: hovering an epoch lists each model's test and train values there (the mean over its
+    seeds), read here straight from the runs' training records."""
+    import numpy as np
+
+    from aecompare.evaluation.records import curves_frame
+    from aecompare.store.catalog import load_catalog
+    from aecompare.views.losses import epoch_values, seed_band
+
+    catalog = load_catalog(REPO / "models")
+    names = ["norm-sigmoid-mse", "norm-softmax-bce"]  # in the legend's order
+    runs = [run for name in names for run in catalog.by_name(name)]
+    values, models = epoch_values(seed_band(curves_frame(runs).query("curve.str.startswith('MSE')")), names)
+    assert models == names and list(values.columns) == ["epoch", "m0", "m1"]
+    rows = values.set_index("epoch")
+    for column, name in zip(["m0", "m1"], names):
+        seeds = catalog.by_name(name)
+        assert len(seeds) > 1
+        for epoch in (1, 7, seeds[0].exp.epochs):
+            test = np.mean([r.history["epochs"][epoch - 1]["val_mse"] for r in seeds])
+            train = np.mean([r.history["epochs"][epoch - 1]["train_mse"] for r in seeds])
+            assert rows.loc[epoch, column] == f"test {test:.4g} · train {train:.4g}"
+        before = np.mean([r.history["initial"]["val_mse"] for r in seeds])
+        assert rows.loc[0, column] == f"test {before:.4g}"  # before training: the test set only

@@ -30,10 +30,23 @@ def seed_band(df: pd.DataFrame) -> pd.DataFrame:
     return g.agg(value="mean", low="min", high="max", seeds="count").reset_index()
 
 
+def epoch_values(band: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Per epoch, one text per model: its curves' values there, mean over seeds ("test 0.0123 · train 0.0119"), in
+    columns m0, m1, ... (Vega-Lite field names: model names hold dots and dashes); and the models, in `order`."""
+    models = [m for m in order if m in set(band["model"])]
+    split = band["curve"].str.extract(r"\((\w+)\)$")[0].fillna(band["curve"])  # "own loss (test)" -> "test"
+    text = (band.assign(split=split, text=split + " " + band["value"].map("{:.4g}".format))
+            .sort_values(["split"]).groupby(["epoch", "model"], sort=False)["text"].agg(" · ".join)
+            .unstack("model").reindex(columns=models).fillna("").sort_index())
+    text.columns = [f"m{i}" for i in range(len(models))]
+    return text.reset_index(), models
+
+
 def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> alt.LayerChart:
     """Lines per model (and train/test) on one shared scale: the mean over seeds, with a min-max band
-    where several seeds exist; symlog when log is asked and values reach <= 0. Hovering shows every
-    model's values at the nearest epoch (points are drawn only there: thousands of them slow the page)."""
+    where several seeds exist; symlog when log is asked and values reach <= 0. Hovering marks the nearest epoch,
+    with every model's values there in one tooltip (`epoch_values`), and draws the points of that epoch (all of
+    them at once slow the page), each with its own seeds' spread."""
     if log:
         scale = alt.Scale(type="log") if (df["value"] > 0).all() else alt.Scale(type="symlog")
     else:
@@ -48,8 +61,10 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
     spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(
         y=alt.Y("low:Q", scale=scale), y2="high:Q", detail="curve:N")
     hover = alt.selection_point(nearest=True, on="pointerover", fields=["epoch"], empty=False, clear="pointerout")
-    epochs = chart_data(pd.DataFrame({"epoch": sorted(band["epoch"].unique())}))
-    selector = alt.Chart(epochs).mark_rule(opacity=0).encode(x="epoch:Q").add_params(hover)
+    values, models = epoch_values(band, order)
+    epochs = chart_data(values)
+    tooltip = [alt.Tooltip("epoch:Q")] + [alt.Tooltip(f"m{i}:N", title=m) for i, m in enumerate(models)]
+    selector = alt.Chart(epochs).mark_rule(opacity=0).encode(x="epoch:Q", tooltip=tooltip).add_params(hover)
     rule = alt.Chart(epochs).mark_rule(color="grey").encode(x="epoch:Q").transform_filter(hover)
     points = base.mark_point(filled=True, size=30).encode(
         y=alt.Y("value:Q", scale=scale), shape=alt.Shape("curve:N", legend=None),
