@@ -234,3 +234,20 @@ def test_the_curve_charts_tooltip_gives_every_models_values_at_the_hovered_epoch
             assert rows.loc[epoch, column] == f"test {test:.4g} · train {train:.4g}"
         before = np.mean([r.history["initial"]["val_mse"] for r in seeds])
         assert rows.loc[0, column] == f"test {before:.4g}"  # before training: the test set only
+
+
+def test_weight_collapse_panels_run_from_input_to_output_for_nets_of_two_depths():
+    """Q1's net (six layers) and Q3's (four) in one chart: each panel at its layer's place, the code in the middle."""
+    from aecompare.evaluation.records import layer_frame
+    from aecompare.store.catalog import load_catalog
+    from aecompare.views.collapse import layer_chart, layer_order
+
+    catalog = load_catalog(REPO / "models")
+    q3_first = layer_frame(catalog.first_seeds(["q3-sigmoid-bce", "norm-sigmoid-bce"]))
+    order = ["hidden_1", "hidden_2", "code", "hidden_3", "hidden_4", "hidden_5", "output"]
+    q1_first = layer_frame(catalog.first_seeds(["norm-sigmoid-bce", "q3-sigmoid-bce"]))
+    assert layer_order(q3_first) == layer_order(q1_first) == order
+    assert layer_order(layer_frame(catalog.first_seeds(["q3-sigmoid-mse"]))) == ["hidden_1", "code", "hidden_3",
+                                                                                  "output"]
+    spec = layer_chart(q3_first, "mean |w|", ["q3-sigmoid-bce", "norm-sigmoid-bce"]).to_dict()
+    assert spec["facet"]["sort"] == order

@@ -28,6 +28,18 @@ METRICS = ("weight norm (Frobenius)", "near-zero weights (fraction)", "dead or s
 N_FILTERS = 10
 
 
+def layer_order(df: pd.DataFrame) -> list[str]:
+    """The panels' order, input to output, for rows of nets of different depths (Q3's net is shallower): each layer
+    at its deepest place in any net (`df`'s rows list each model's layers in order), the code before a decoder
+    layer of the same place. Q1's and Q3's nets together: hidden_1, hidden_2, code, hidden_3, hidden_4, hidden_5,
+    output (in order of first appearance, Q3's hidden_3 came last)."""
+    place: dict[str, int] = {}
+    for _, layers in df.groupby("model", sort=False)["layer"]:
+        for i, layer in enumerate(dict.fromkeys(layers)):
+            place[layer] = max(place.get(layer, 0), i)
+    return sorted(place, key=lambda layer: (place[layer], layer != "code"))
+
+
 def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
     """One panel per layer, one line per model (shared scales across models), hover for values."""
     return (alt.Chart(chart_data(df)).mark_line()
@@ -35,7 +47,7 @@ def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
                     color=alt.Color("model:N", sort=order),
                     tooltip=["model:N", "layer:N", "units:Q", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4g")])
             .properties(width=215, height=170)
-            .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
+            .facet(facet=alt.Facet("layer:N", sort=layer_order(df)), columns=3))
 
 
 def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
@@ -66,7 +78,7 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
                     tooltip=["model:N", "layer:N", "index:Q", alt.Tooltip("singular value:Q", format=".4g"),
                              alt.Tooltip("relative to largest:Q", format=".3g")])
             .properties(width=215, height=170)
-            .facet(facet=alt.Facet("layer:N", sort=list(dict.fromkeys(df["layer"]))), columns=3))
+            .facet(facet=alt.Facet("layer:N", sort=layer_order(df)), columns=3))
 
 
 def filters_strip(filters: np.ndarray) -> np.ndarray:
