@@ -2,7 +2,7 @@
 
 Two roles, as Streamlit gives them (`st.App`):
 - `streamlit run dashboard.py` first imports this file to find the app it serves: `app`, whose start fills the
-  default view's caches in the background (`server.warm_start`), while a first visitor's browser loads the page;
+  default view's caches in the background (`aecompare.views.warm`), while a first visitor's browser loads the page;
 - then every visit runs it as the page's script (`__name__ == "__main__"`): `aecompare.views.page.main`.
 Never imports TensorFlow: models run through the numpy forward pass (`aecompare.maths.network`), and the
 test-set figures are read from the results stored next to the models. The models folder is
@@ -16,6 +16,6 @@ if __name__ == "__main__":
 
     main()
 else:
-    from aecompare.views.server import warm_start
+    from aecompare.views.warm import warm_start
 
     app = st.App(__file__, lifespan=warm_start)

@@ -230,7 +230,7 @@ WARMED = ["loaders.catalog", "loaders.test_set", "loaders._fresh_stored", "loade
 
 def test_the_server_computes_the_default_view_before_its_first_visitor(served):
     """`streamlit run dashboard.py` serves `dashboard.app`, whose start computes the default view's data
-    (`page.warm_up`); the first visitor's page reads it from the caches and computes none of it again."""
+    (`views.warm.warm_up`); the first visitor's page reads it from the caches and computes none of it again."""
     _, browser = served
     port = free_port()
     server = start_server(port, COMMITTED_MODELS)

@@ -1,21 +1,16 @@
-"""The page every visit runs (`dashboard.py` calls `main`): the title, the shared data, the sidebar and the tabs.
-
-`warm_up` computes the default view's data before anyone asks, as the server starts (`server.warm_start`).
-"""
+"""The page every visit runs (`dashboard.py` calls `main`): the title, the shared data, the sidebar and the tabs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from ..data import DATASETS
 from ..digits import choose_digits
 from ..store.artifacts import default_models_dir
-from . import TABS, findings, legend, loaders, preload, server, show, sidebar
+from . import TABS, legend, loaders, preload, server, show, sidebar
 from .common import Context
-from .state import ViewState
 
 
 def main() -> None:
@@ -62,16 +57,3 @@ def draw_tabs(ctx: Context) -> None:
             with tab, server.TAB_DRAWING:
                 show(name, ctx)
 
-
-def warm_up() -> None:
-    """What a first visitor's default view reads (the runs, the test images, the stored results, the sidebar's
-    legend, the Findings), computed into the caches `main` reads. A visitor arriving meanwhile waits for the
-    computation in progress (Streamlit computes each cached value once), never repeats it."""
-    models_dir = str(default_models_dir())
-    catalog = loaders.catalog(models_dir)
-    test, _ = loaders.test_set(ViewState.dataset)
-    loaders.legend_lines(models_dir)
-    if test is not None and loaders.results_note(models_dir) is None:
-        default = ViewState()
-        findings.drawn(models_dir, default.dataset, default.stretch,
-                       Context(models_dir, catalog, catalog.first_seeds(), test, np.zeros(0, int), default))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
 import functools
-import logging
 import threading
 
 import numpy as np
@@ -78,33 +76,3 @@ def tune_process() -> None:
     import pyarrow
 
     pyarrow.set_cpu_count(1)
-
-
-WARM_UP_THREAD = "aecompare-warm-up"
-
-
-@contextlib.asynccontextmanager
-async def warm_start(app):
-    """`dashboard.app`'s lifespan: as the server starts, a background thread imports the page's code and computes
-    the default view's data (`page.warm_up`) while a first visitor's browser loads Streamlit's own code; the server
-    answers meanwhile. On a fresh process (a Cloud app waking up) that visitor's first page then waits for little
-    more than its drawing. Any failure is left for the page to meet and report."""
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_not_warming_up)
-    threading.Thread(target=_warm_up, name=WARM_UP_THREAD, daemon=True).start()
-    yield
-
-
-def _not_warming_up(record: logging.LogRecord) -> bool:
-    """Drops Streamlit's "missing ScriptRunContext" warnings from the warm-up thread: the cached loaders' spinners
-    have no page to show on there, as expected."""
-    return record.threadName != WARM_UP_THREAD
-
-
-def _warm_up() -> None:
-    try:
-        from .page import warm_up  # here, not at the top: the imports are part of the work done in the background
-
-        tune_process()
-        warm_up()
-    except Exception:  # noqa: BLE001 - the page computes it again and shows what went wrong
-        logging.getLogger(__name__).debug("warm-up failed", exc_info=True)
