@@ -14,6 +14,7 @@ from .common import Context
 
 
 def main() -> None:
+    """The whole page: run for every visit and every sidebar change (a tab switch reruns only `draw_tabs`)."""
     st.set_page_config(page_title="aecompare: autoencoder losses compared", layout="wide")
     server.tune_process()
     models_dir = str(default_models_dir())
