@@ -33,7 +33,8 @@ def seed_band(df: pd.DataFrame) -> pd.DataFrame:
 def epoch_values(band: pd.DataFrame, order: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Per epoch, one text per model: its curves' values there, mean over seeds ("test 0.0123 · train 0.0119"), in
     columns m0, m1, ... (Vega-Lite field names: model names hold dots and dashes); and the models, in `order`."""
-    models = [m for m in order if m in set(band["model"])]
+    present = set(band["model"])
+    models = [m for m in order if m in present]
     split = band["curve"].str.extract(r"\((\w+)\)$")[0].fillna(band["curve"])  # "own loss (test)" -> "test"
     text = (band.assign(split=split, text=split + " " + band["value"].map("{:.4g}".format))
             .sort_values(["split"]).groupby(["epoch", "model"], sort=False)["text"].agg(" · ".join)

@@ -57,4 +57,3 @@ def draw_tabs(ctx: Context) -> None:
         if tab.open:
             with tab, server.TAB_DRAWING:
                 show(name, ctx)
-
