@@ -26,6 +26,7 @@ from benchmarks.streamlit_server import (
     REPO,
     chromium_available,
     count_errors,
+    done_count,
     free_port,
     start_server,
     stop_server,
@@ -215,6 +216,28 @@ def test_the_dataset_switch_is_kept_in_the_url(served, two_datasets_models):
         page.close()
     finally:
         stop_server(server)
+
+
+CHART_CODE = "/ArrowVegaLiteChart."  # Streamlit's chunk of chart code (Vega-Lite), ~1 MB with what it imports
+FETCHED_JS = """(part) => performance.getEntriesByType("resource").filter((e) => e.name.includes(part))
+                                .map((e) => e.responseEnd > 0)"""
+
+
+def test_the_first_chart_finds_its_code_fetched_while_the_default_view_was_read(served):
+    """`views.prefetch`: once the default view is drawn, the browser preloads the code of the charts, images and
+    tables the other tabs draw; the first click on a chart's tab then fetches none of it again."""
+    url, browser = served
+    page = open_page(browser, url)
+    assert selected_tab(page) == "Findings"
+    page.wait_for_selector(f'link[rel="modulepreload"][href*="{CHART_CODE}"]', state="attached", timeout=30_000)
+    page.wait_for_function(f"() => ({FETCHED_JS})({CHART_CODE!r}).some(Boolean)", timeout=60_000)
+    runs = done_count(page)
+    page.locator('[data-testid="stTab"]', has_text="Error maps").click()
+    wait_settled(page, done=runs + 1, timeout_ms=180_000)
+    assert page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').count() >= 1
+    assert page.evaluate(FETCHED_JS, CHART_CODE) == [True]  # fetched once, before the click
+    no_errors(page)
+    page.close()
 
 
 def cache_lookups(port: int) -> dict[tuple[str, str], int]:

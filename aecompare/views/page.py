@@ -9,7 +9,7 @@ import streamlit as st
 from ..data import DATASETS
 from ..digits import choose_digits
 from ..store.artifacts import default_models_dir
-from . import TABS, legend, loaders, preload, server, show, sidebar
+from . import TABS, legend, loaders, prefetch, preload, server, show, sidebar
 from .common import Context
 
 
@@ -46,7 +46,8 @@ def main() -> None:
                f"{len(indices)} test digit(s) of {DATASETS[state.dataset].title}.")
 
     draw_tabs(ctx)
-    preload()
+    prefetch.render()  # the visitor's browser fetches the other tabs' element code
+    preload()  # the server imports the other tabs' modules
 
 
 @st.fragment
