@@ -7,7 +7,8 @@ from Community Cloud. Streamlit's build lists its files in `static/manifest.json
 chunk's file, its name and the chunks it imports); the page asks the browser to preload the chunks named in
 `ELEMENTS`, with what they import, as Streamlit's own index.html preloads its main bundle (`<link
 rel="modulepreload">`: fetched and compiled, run only when the element first draws). A name a later Streamlit no
-longer has is skipped, and that tab loads its code as before (tests/test_prefetch.py names them).
+longer has is skipped (that tab then loads its code on the first click, as before) and tests/test_prefetch.py
+fails.
 """
 
 from __future__ import annotations
