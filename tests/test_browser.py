@@ -1,5 +1,6 @@
 """A real `streamlit run` opened in headless Debian Chromium: the findings page, its evidence links, the
-verdicts, downloads, two screen widths, and the dataset switch. Saves docs/findings-1280.png, -390.png."""
+verdicts, downloads, two screen widths, the dataset switch, the chart code fetched ahead, and the server's
+warm start. Saves docs/findings-1280.png, -390.png."""
 
 from __future__ import annotations
 
