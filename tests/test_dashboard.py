@@ -236,6 +236,24 @@ def test_the_curve_charts_tooltip_gives_every_models_values_at_the_hovered_epoch
         assert rows.loc[0, column] == f"test {before:.4g}"  # before training: the test set only
 
 
+def test_the_yardstick_table_holds_the_viewed_datasets_baselines_only():
+    """Losses' table: the chosen models and the baselines and published rows of the dataset viewed. Both datasets
+    have a pca-28 and a mean image: shown together, two rows of one name would differ with nothing visible to
+    tell them apart (the dataset column is off to the right)."""
+    from aecompare.evaluation import results as stored_results
+    from aecompare.views.losses import table_for
+
+    table = stored_results.read(REPO / "models").results.table
+    for dataset, chosen in (("mnist", ["norm-sigmoid-bce", "raw-linear-mae"]), ("fashion-mnist", [])):
+        shown = table_for(table, chosen, dataset)
+        others = table[(table["kind"] != "model") & (table["dataset"] == dataset)]
+        assert set(shown["dataset"]) == {dataset} and shown.loc[shown["kind"] != "model", "name"].is_unique
+        assert sorted(shown.loc[shown["kind"] == "model", "name"]) == sorted(
+            table.loc[(table["kind"] == "model") & table["name"].isin(chosen), "name"])
+        assert sorted(shown.loc[shown["kind"] != "model", "name"]) == sorted(others["name"])
+        assert "pca-28" in set(shown["name"]) and list(shown.columns[:2]) == ["name", "kind"]
+
+
 def test_weight_collapse_panels_run_from_input_to_output_for_nets_of_two_depths():
     """Q1's net (six layers) and Q3's (four) in one chart: each panel at its layer's place, the code in the middle."""
     from aecompare.evaluation.records import layer_frame

@@ -16,10 +16,12 @@ from .images import strip
 from .legend import GLOSSARY_LINK
 
 
-def table_for(table: pd.DataFrame, chosen: list[str]) -> pd.DataFrame:
-    """Rows of the chosen models plus every baseline and published row (the yardsticks stay visible);
-    the columns of the command line's table first (the metrics), then the rest of the settings."""
-    keep = (table["kind"] != "model") | table["name"].isin(chosen)
+def table_for(table: pd.DataFrame, chosen: list[str], dataset: str) -> pd.DataFrame:
+    """Rows of the chosen models plus the baselines and published rows of `dataset` (the yardsticks stay visible,
+    never another dataset's under the same names); the columns of the command line's table first (the metrics),
+    then the rest of the settings."""
+    models = table["kind"] == "model"
+    keep = (models & table["name"].isin(chosen)) | (~models & (table["dataset"] == dataset))
     first = [c for c in TABLE_COLUMNS if c in table]
     return table.loc[keep, first + [c for c in table if c not in first]].reset_index(drop=True)
 
@@ -115,13 +117,14 @@ def show_evaluation(ctx: Context) -> None:
         return
     st.caption("Every model and baseline on all 10,000 test images, read from the results stored next to the "
                "models (`python -m aecompare.evaluate` prints the same table).")
-    shown = table_for(results.table, [r.name for r in ctx.runs])
+    shown = table_for(results.table, [r.name for r in ctx.runs], ctx.state.dataset)
     show_table(shown, hide_index=True, width="stretch")
-    st.caption("One row per trained run, plus baselines (PCA, the mean image) and published figures (quoted, not "
-               "measured). own_loss_*: each model's own loss on its own scale (raw models: 0-255, not comparable "
-               "across losses). mse, mae, bce, excess_bce (BCE − entropy of the targets: the part a model can "
-               "still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 pixels, the unit "
-               "of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test images. "
+    st.caption("One row per trained run, plus this dataset's baselines (PCA, the mean image) and published "
+               "figures (quoted, not measured). own_loss_*: each model's own loss on its own scale (raw models: "
+               "0-255, not comparable across losses). mse, mae, bce, excess_bce (BCE − entropy of the targets: the "
+               "part a model can still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 "
+               "pixels, the unit of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test "
+               "images. "
                "mse_grey / excess_bce_grey: the same over the mid-grey target pixels only (0.1 < y < 0.9). Click a "
                "column header to sort. " + GLOSSARY_LINK)
     st.download_button("Download the table (CSV, all rows, with settings)", results.table.to_csv(index=False),
