@@ -261,7 +261,8 @@ OBSERVER_JS = """
 """.replace("FINISHED_FIELD", str(_FINISHED_FIELD)).replace("FINISHED_OK", str(_FINISHED_OK))
 
 # `SETTLED_JS`: false until the script finished at least `done` runs and is idle, the tabs are there, nothing is
-# marked stale, no element is still loading its code (a Suspense skeleton), and in the main area every <img> has
+# marked stale, no element is still loading its code (a Suspense skeleton, in the sidebar too: a fresh browser's
+# sidebar widgets can load after a quick tab is drawn), and in the main area every <img> has
 # loaded (at least `min_images` of them; st.image's and those of an st.html figure grid), every visible Vega-Lite
 # chart has painted (its `svg.marks` holds vega marks, or its `canvas` has non-zero size and something drawn on
 # it) and every visible dataframe's grid canvas is drawn; then performance.now(). Charts:
@@ -281,7 +282,7 @@ _UNSETTLED = """
   if (document.querySelector('[data-stale="true"]')) return 'stale elements';
   const main = document.querySelector('[data-testid="stMain"]');
   if (!main) return 'no main area';
-  if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return 'skeleton';
+  if (app.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return 'skeleton';
   const imgs = main.querySelectorAll('img');  // st.image's and the figures' of an st.html grid
   if (imgs.length < minImages) return `${imgs.length} images, waiting for ${minImages}`;
   for (const img of imgs) if (!img.complete || img.naturalWidth === 0) return 'an image is loading';
