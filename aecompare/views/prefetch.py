@@ -82,5 +82,6 @@ def script() -> str:
 
 def render() -> None:
     """The script, as an element of no height at the end of the page (it runs once per browser tab)."""
-    if script():
-        st.html(script(), unsafe_allow_javascript=True)
+    html = script()
+    if html:
+        st.html(html, unsafe_allow_javascript=True)
