@@ -147,9 +147,9 @@ def test_every_evidence_link_opens_its_view(served, expected_findings):
         no_errors(page)
         assert selected_tab(page) == f.evidence["tab"], f.key
         query = {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
-        for key in ("models", "dataset", "stretch"):
-            if key in f.evidence:
-                assert query.get(key) == f.evidence[key], (f.key, key, page.url)
+        for key, value in f.evidence.items():  # the models, dataset, display and the tab's section
+            if key != "tab":
+                assert query.get(key) == value, (f.key, key, page.url)
         expected = [] if f.evidence.get("models") == "none" else f.evidence["models"].split(",")
         assert chosen_models(page) == expected, f.key
         page.close()

@@ -34,10 +34,10 @@ def no_exceptions(at: AppTest) -> None:
 
 def sections() -> list[tuple[str, str, str]]:
     """(tab, URL key, section) of every tab drawn one section at a time."""
-    from aecompare.views import collapse, losses, q1_bce
+    from aecompare.views import collapse, losses, q1_bce, q3_ce_vs_mse
 
     tabs = (("Weight collapse", "collapse", collapse), ("Losses", "losses", losses),
-            ("Q1 · BCE in an autoencoder", "q1", q1_bce))
+            ("Q1 · BCE in an autoencoder", "q1", q1_bce), ("Q3 · CE vs MSE", "q3", q3_ce_vs_mse))
     return [(tab, key, s) for tab, key, module in tabs for s in module.SECTIONS]
 
 

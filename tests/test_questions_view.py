@@ -20,7 +20,7 @@ def _app(models_dir: str, with_mnist: bool):
     from aecompare.store.catalog import load_catalog
     from aecompare.views.q1_bce import render_bce_floor, render_raw_targets, render_softmax
     from aecompare.views.q2_cross_entropy import render_cross_entropy
-    from aecompare.views.q3_ce_vs_mse import render_ce_vs_mse
+    from aecompare.views.q3_ce_vs_mse import render_losses_around, render_q3_models
 
     test_x = None
     if with_mnist:
@@ -32,7 +32,8 @@ def _app(models_dir: str, with_mnist: bool):
     render_bce_floor()
     render_softmax(evidence)
     render_raw_targets(evidence)
-    render_ce_vs_mse(evidence)
+    render_losses_around()
+    render_q3_models(evidence)
 
 
 def _pyarrow_problem() -> str | None:

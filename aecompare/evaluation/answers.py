@@ -141,7 +141,8 @@ def _q3(t: _Table) -> Finding | None:
     text += ("Under SGD both losses end as the blob; with Adam both learn: the optimizer decides, not the loss."
              if holds else "The blob-under-SGD, learns-under-Adam pattern is **not what these models show**.")
     return Finding("q3", "Q3's blob is the optimizer's doing, not the loss's", holds, text, f,
-                   {"tab": "Q3 · CE vs MSE", "models": ",".join((*sgd, *adam))}, (sgd[0], adam[0]))
+                   {"tab": "Q3 · CE vs MSE", "q3": "The Q3 models", "models": ",".join((*sgd, *adam))},
+                   (sgd[0], adam[0]))
 
 
 def _pca(t: _Table) -> Finding | None:

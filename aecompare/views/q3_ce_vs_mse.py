@@ -1,4 +1,4 @@
-"""Q3 · CE vs MSE (Q3): shifted BCE, MSE and MAE around a target; Q3's net under SGD and Adam."""
+"""Q3 · CE vs MSE (Q3): shifted BCE, MSE and MAE around a target; Q3's net under SGD and Adam (one at a time)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..evaluation.records import every_few_epochs, probe_epochs, probe_outputs
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD
 from ..maths.pixel_losses import binary_entropy
-from .common import cached_spec, evidence_part, models_link, show_image
+from .common import cached_spec, evidence_part, models_link, section, show_image
 from .images import strip
 from .loaders import question_evidence
 
@@ -61,12 +61,11 @@ def q3_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.La
     return ch
 
 
-def render_ce_vs_mse(evidence: dict | None) -> None:
-    """Q3: shifted BCE vs MSE vs MAE around a target, beside the Q3 models trained with plain SGD."""
-    available = evidence_part(evidence, "available", [])
-    st.subheader("Cross-entropy against MSE around a target")
-    st.caption("The asker's net: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the "
-               "output was always a blob' and the first-layer weights went to zero; MSE worked.")
+SECTIONS = ("Around a target", "The Q3 models")
+
+
+def render_losses_around() -> None:
+    """Shifted BCE, MSE and MAE around a target the visitor picks, with their values one step either side."""
     target = st.slider("Target pixel value", 0.05, 0.95, 0.8, 0.01, key="q3_target")
     left, right = neighbours(target)
     marks = loss_marks(target)
@@ -82,11 +81,12 @@ def render_ce_vs_mse(evidence: dict | None) -> None:
     c2.markdown(f"Shifted BCE at {right:.2f} is **{b_right / b_left:.2f}×** its value at {left:.2f}: being "
                 f"{worse} the target costs more, while MSE and MAE give both sides the same value.")
 
-    _q3_models(evidence, available)
 
-
-def _q3_models(evidence: dict | None, available: list[str]) -> None:
+def render_q3_models(evidence: dict | None) -> None:
+    """The Q3 models trained with plain SGD (lr 0.1): output spread and first-layer norm per epoch, their probe
+    reconstructions, and what they say."""
     st.markdown("#### The Q3 models (plain SGD, lr 0.1)")
+    available = evidence_part(evidence, "available", [])
     q3 = evidence_part(evidence, "q3", {})
     runs = q3.get("runs") or []
     if not runs:
@@ -123,4 +123,11 @@ def _q3_models(evidence: dict | None, available: list[str]) -> None:
 
 
 def show(ctx) -> None:
-    render_ce_vs_mse(question_evidence(ctx.models_dir, ctx.state.dataset))
+    """The tab: the losses around a target, or the Q3 models, one section at a time."""
+    st.subheader("Cross-entropy against MSE")
+    st.caption("The asker's net: 784-100-50-100-784, sigmoid everywhere, inputs in [0, 1]: with cross-entropy 'the "
+               "output was always a blob' and the first-layer weights went to zero; MSE worked.")
+    if section("q3", SECTIONS) == "Around a target":
+        render_losses_around()
+    else:
+        render_q3_models(question_evidence(ctx.models_dir, ctx.state.dataset))
