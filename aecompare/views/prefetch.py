@@ -22,7 +22,6 @@ import streamlit as st
 ELEMENTS = ("ArrowVegaLiteChart", "ImageList", "DataFrame", "Table", "ButtonGroup", "FileUploader", "NumberInput",
             "TextInput")  # Streamlit's names for the element kinds the tabs draw and the default view does not
 MANIFEST = Path(st.__file__).parent / "static" / "manifest.json"
-WAIT_MS = 1000  # after the first view's script: its own drawing goes first
 
 SCRIPT = """<script>
 (() => {
@@ -39,8 +38,9 @@ SCRIPT = """<script>
     link.href = new URL(file, root).href;
     document.head.appendChild(link);
   });
-  const whenIdle = () => (window.requestIdleCallback ? requestIdleCallback(preload, { timeout: 2000 }) : preload());
-  setTimeout(whenIdle, WAIT_MS);
+  // When the browser is next idle: after the first view's own drawing (this is its last element).
+  if (window.requestIdleCallback) requestIdleCallback(preload, { timeout: 2000 });
+  else setTimeout(preload, 1000);
 })();
 </script>"""
 
@@ -77,7 +77,7 @@ def script() -> str:
     if not files:
         return ""
     listed = json.dumps(files).replace("</", "<\\/")  # a file name can never end the script element
-    return SCRIPT.replace("FILES", listed).replace("WAIT_MS", str(WAIT_MS))
+    return SCRIPT.replace("FILES", listed)
 
 
 def render() -> None:
