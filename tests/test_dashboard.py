@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -252,6 +254,18 @@ def test_the_yardstick_table_holds_the_viewed_datasets_baselines_only():
             table.loc[(table["kind"] == "model") & table["name"].isin(chosen), "name"])
         assert sorted(shown.loc[shown["kind"] != "model", "name"]) == sorted(others["name"])
         assert "pca-28" in set(shown["name"]) and list(shown.columns[:2]) == ["name", "kind"]
+
+
+@pytest.mark.slow
+def test_the_yardstick_shows_a_dash_where_a_row_has_no_figure(app):
+    """Baselines have no seed or loss and the published rows quote one figure each: their empty cells read as a
+    dash, never Streamlit's "None", and the run's name stays in view while the wide table scrolls."""
+    at = app(tab="Losses")
+    no_exceptions(at)
+    table = at.dataframe[0]
+    assert {"baseline", "published"} <= set(table.value["kind"])
+    assert table.value.isna().any().any() and table.proto.placeholder == "—"
+    assert json.loads(table.proto.columns)["name"]["pinned"] is True
 
 
 def test_weight_collapse_panels_run_from_input_to_output_for_nets_of_two_depths():

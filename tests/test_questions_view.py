@@ -83,6 +83,11 @@ def test_views_render_on_committed_models():
     assert "2.3026 nats" in text  # Q2's -log(0.1)
     assert "?models=q3-sigmoid-bce,q3-sigmoid-mse" in text
     assert not at.error
+    catalog = load_catalog(MODELS)
+    for name in ("q3-sigmoid-bce", "q3-sigmoid-mse"):  # the norm chart's caption, from the run's own records
+        history = catalog.by_name(name)[0].history
+        first, last = history["initial"]["layers"][0]["fro_norm"], history["epochs"][-1]["layers"][0]["fro_norm"]
+        assert f"{name} {first:.2f} → {last:.2f}" in text
 
 
 @pytest.mark.skipif(not (MODELS / "manifest.json").exists() or not _mnist_available(),
@@ -143,6 +148,16 @@ def test_evidence_from_committed_models_is_read_from_records():
         expected = 1.0 if s["scale"] == "norm" else 1 / 255
         assert s["output_sum_mean"] == pytest.approx(expected, rel=0.01)
         assert np.isfinite(s["output_max"])
+
+
+def test_the_q3_norm_caption_gives_each_runs_first_and_last_norm():
+    """The weight-norm chart is drawn from 0, where a change of a few hundredths cannot be seen: its caption states
+    each run's norm before training and after its last epoch, read from the run's records."""
+    from aecompare.views.q3_ce_vs_mse import norm_change
+
+    frame = pd.DataFrame({"model": ["b", "a", "a", "b", "a", "b"], "epoch": [2, 0, 2, 0, 1, 1],
+                          "first_layer_fro_norm": [3.0, 10.0, 5.0, 2.0, 7.0, 2.5]})
+    assert norm_change(frame) == "a 10.00 → 5.00 (-50.0%); b 2.00 → 3.00 (+50.0%)"
 
 
 def _dashboard_tabs(models_dir: str):

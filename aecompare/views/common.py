@@ -129,9 +129,12 @@ def show_image(target, image: np.ndarray, **kwargs) -> None:
     target.image(_png(np.asarray(image, np.uint8)), **kwargs)
 
 
+NOT_APPLICABLE = "—"  # a table's missing value: a figure a row does not have (a baseline's seed, an unquoted figure)
+
+
 def show_table(df, **kwargs) -> None:
-    """`st.dataframe` (sortable) of `df`."""
-    st.dataframe(df, **kwargs)
+    """`st.dataframe` (sortable) of `df`, its missing values shown as a dash, not Streamlit's "None"."""
+    st.dataframe(df, **{"placeholder": NOT_APPLICABLE, **kwargs})
 
 
 GRID_PX = 1000  # the main area's width on a laptop screen in the wide layout, sidebar open (approximate)

@@ -118,14 +118,15 @@ def show_evaluation(ctx: Context) -> None:
     st.caption("Every model and baseline on all 10,000 test images, read from the results stored next to the "
                "models (`python -m aecompare.evaluate` prints the same table).")
     shown = table_for(results.table, [r.name for r in ctx.runs], ctx.state.dataset)
-    show_table(shown, hide_index=True, width="stretch")
+    show_table(shown, hide_index=True, width="stretch",
+               column_config={"name": st.column_config.TextColumn(width="medium", pinned=True)})
     st.caption("One row per trained run, plus this dataset's baselines (PCA, the mean image) and published "
-               "figures (quoted, not measured). own_loss_*: each model's own loss on its own scale (raw models: "
-               "0-255, not comparable across losses). mse, mae, bce, excess_bce (BCE − entropy of the targets: the "
-               "part a model can still remove), psnr (dB), ssim and sse_per_image (squared error summed over 784 "
-               "pixels, the unit of Hinton & Salakhutdinov 2006) are all on the [0, 1] scale over the 10,000 test "
-               "images. "
-               "mse_grey / excess_bce_grey: the same over the mid-grey target pixels only (0.1 < y < 0.9). Click a "
+               "figures (quoted, not measured); — where a row has no such figure. own_loss_*: each model's own "
+               "loss on its own scale (raw models: 0-255, not comparable across losses). mse, mae, bce, excess_bce "
+               "(BCE − entropy of the targets: the part a model can still remove), psnr (dB), ssim and "
+               "sse_per_image (squared error summed over 784 pixels, the unit of Hinton & Salakhutdinov 2006) are "
+               "all on the [0, 1] scale over the 10,000 test images. mse_grey / excess_bce_grey: the same over the "
+               "mid-grey target pixels only (0.1 < y < 0.9). Click a "
                "column header to sort. " + GLOSSARY_LINK)
     st.download_button("Download the table (CSV, all rows, with settings)", results.table.to_csv(index=False),
                        file_name="aecompare-evaluation.csv", mime="text/csv")
