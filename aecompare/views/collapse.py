@@ -154,8 +154,10 @@ def show_verdicts(models_dir: str, names: tuple[str, ...]) -> None:
         return
     st.markdown("**Verdict per model** (last epoch)")
     show_table(verdicts, hide_index=True, width="stretch",
-               column_config={k: st.column_config.NumberColumn(format="%.3g")
-                              for k in ("correlation with input", "relative spread", "brightness ratio")})
+               column_config={"model": st.column_config.TextColumn(pinned=True),
+                              "verdict": st.column_config.TextColumn(width="medium"),  # "right shape, wrong scale"
+                              **{k: st.column_config.NumberColumn(format="%.3g")
+                                 for k in ("correlation with input", "relative spread", "brightness ratio")}})
     st.caption(VERDICT_RULE + " Effective rank: singular values above 1% of the largest, per weight matrix. "
                + GLOSSARY_LINK)
 
