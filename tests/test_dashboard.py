@@ -70,6 +70,20 @@ def test_every_section_renders(app, tab, key, section, models):
 
 
 @pytest.mark.slow
+def test_the_default_view_draws_no_slider(app):
+    """A slider's code (~130 kB with the number and date formatting it brings) is the heaviest a first page open
+    would fetch: the sidebar's few-valued choices are segmented controls there, and the browser fetches the
+    slider's code for the tabs that draw one while the visitor reads the first view."""
+    from aecompare.views import prefetch
+
+    at = app()
+    no_exceptions(at)
+    assert not at.slider and not at.select_slider
+    assert at.button_group(key="sel_zoom").value == ViewState().zoom and at.button_group(key="sel_n").value == 1
+    assert "Slider" in prefetch.ELEMENTS
+
+
+@pytest.mark.slow
 def test_url_state_round_trips(app):
     at = app(models="raw-linear-mae,norm-sigmoid-bce", digits="typed", idx="7,3", zoom="4", stretch="1")
     no_exceptions(at)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import streamlit as st
 
-ELEMENTS = ("ArrowVegaLiteChart", "ImageList", "DataFrame", "Table", "ButtonGroup", "FileUploader", "NumberInput",
+ELEMENTS = ("ArrowVegaLiteChart", "ImageList", "DataFrame", "Table", "Slider", "FileUploader", "NumberInput",
             "TextInput")  # Streamlit's names for the element kinds the tabs draw and the default view does not
 MANIFEST = Path(st.__file__).parent / "static" / "manifest.json"
 
