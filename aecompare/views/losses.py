@@ -126,8 +126,7 @@ def show_evaluation(ctx: Context) -> None:
                "(BCE − entropy of the targets: the part a model can still remove), psnr (dB), ssim and "
                "sse_per_image (squared error summed over 784 pixels, the unit of Hinton & Salakhutdinov 2006) are "
                "all on the [0, 1] scale over the 10,000 test images. mse_grey / excess_bce_grey: the same over the "
-               "mid-grey target pixels only (0.1 < y < 0.9). Click a "
-               "column header to sort. " + GLOSSARY_LINK)
+               "mid-grey target pixels only (0.1 < y < 0.9). Click a column header to sort. " + GLOSSARY_LINK)
     st.download_button("Download the table (CSV, all rows, with settings)", results.table.to_csv(index=False),
                        file_name="aecompare-evaluation.csv", mime="text/csv")
     show_seed_spread(shown)

@@ -130,7 +130,7 @@ def render(datasets: dict[str, dict], titles: dict[str, str]) -> vs.ViewState:
     mode, indices = _pick_digits(list(exps))
     st.sidebar.subheader("Display")
     # Segmented controls, not sliders, for the default view's few-valued choices: a slider's code (130 kB with the
-    # date and number formatting it brings) made the first page open 0.15 s slower.
+    # date and number formatting it brings) is the heaviest a first page open would fetch.
     st.sidebar.segmented_control("Pixel size (nearest-neighbour zoom)", vs.ZOOMS, key="sel_zoom", required=True,
                                  format_func="{}×".format)
     st.sidebar.checkbox("Stretch each output to its own range", key="sel_stretch",
