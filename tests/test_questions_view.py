@@ -83,6 +83,8 @@ def test_views_render_on_committed_models():
     assert "2.3026 nats" in text  # Q2's -log(0.1)
     assert "?models=q3-sigmoid-bce,q3-sigmoid-mse" in text
     assert not at.error
+    raw_table = next(d for d in at.dataframe if "diverged_epoch" in d.value)  # Q1's raw models, last epoch
+    assert raw_table.value["diverged_epoch"].isna().any() and raw_table.proto.placeholder == "—"
     catalog = load_catalog(MODELS)
     for name in ("q3-sigmoid-bce", "q3-sigmoid-mse"):  # the norm chart's caption, from the run's own records
         history = catalog.by_name(name)[0].history

@@ -11,7 +11,7 @@ from ..evaluation import evidence as ev
 from ..evaluation.records import every_few_epochs
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD
-from .common import cached_spec, evidence_part, models_link, section, show_image
+from .common import cached_spec, evidence_part, models_link, section, show_image, show_table
 from .images import strip
 from .loaders import question_evidence
 
@@ -176,13 +176,13 @@ def render_raw_targets(evidence: dict | None) -> None:
                     "'loss' that rewards pushing every output to the clip, not reconstructing.")
         c2.caption(cap)
         last = curves.sort_values("epoch").groupby("model").tail(1)
-        st.dataframe(last[["model", "activation", "loss", "epoch", "val_loss", "output_spread", "diverged_epoch"]],
-                     hide_index=True, column_config={
-                         "output_spread": st.column_config.NumberColumn(format="%.2e"),
-                         "val_loss": st.column_config.NumberColumn(format="%.2f")})
+        show_table(last[["model", "activation", "loss", "epoch", "val_loss", "output_spread", "diverged_epoch"]],
+                   hide_index=True, column_config={
+                       "output_spread": st.column_config.NumberColumn(format="%.2e"),
+                       "val_loss": st.column_config.NumberColumn(format="%.2f")})
         st.caption("Each raw model after its last epoch: validation loss on its own scale, output spread "
                    f"(std of outputs across digits / std of inputs; below {LOW_INPUT_SPREAD} the outputs vary far "
-                   "less than the inputs).")
+                   "less than the inputs), the epoch its loss stopped being finite (— if it never did).")
     st.markdown("Models: " + models_link(ev.RAW_BCE_MODELS + ev.RAW_OTHER_MODELS, available) + "; the fix, normalised: "
                 + models_link(("norm-sigmoid-bce", "norm-sigmoid-mse", "norm-linear-mae"), available) + ".")
 
