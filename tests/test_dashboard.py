@@ -297,3 +297,25 @@ def test_weight_collapse_panels_run_from_input_to_output_for_nets_of_two_depths(
                                                                                   "output"]
     spec = layer_chart(q3_first, "mean |w|", ["q3-sigmoid-bce", "norm-sigmoid-bce"]).to_dict()
     assert spec["facet"]["sort"] == order
+
+
+@pytest.mark.slow
+def test_the_reconstructions_table_gives_each_digits_mse_per_model(app, tiny_models, mnist):
+    """A markdown table (one row per digit, one column per model): each digit's MSE on [0, 1], as the models'
+    own outputs give it."""
+    import numpy as np
+
+    from aecompare.store.catalog import load_catalog
+
+    at = app(tab="Reconstructions", models="norm-sigmoid-bce,raw-linear-mae", digits="typed", idx="7,3")
+    no_exceptions(at)
+    tables = [m.value for m in at.markdown if m.value.startswith("| digit")]
+    assert len(tables) == 1, [m.value[:40] for m in at.markdown]
+    header, _, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in tables[0].splitlines()]
+    assert header[0] == "digit" and sorted(header[1:]) == ["norm-sigmoid-bce", "raw-linear-mae"]
+    assert [row[0] for row in rows] == [f"#7 · {mnist.test_y[7]}", f"#3 · {mnist.test_y[3]}"]
+    x = mnist.test_x[[7, 3]].reshape(2, -1) / 255.0
+    runs = {r.name: r for r in load_catalog(tiny_models).first_seeds()}
+    for column, name in enumerate(header[1:], start=1):
+        expected = np.mean((runs[name].reconstruct(x) - x) ** 2, axis=1)
+        assert [row[column] for row in rows] == [f"{e:.4f}" for e in expected], name

@@ -63,4 +63,4 @@ def show(ctx: Context) -> None:
     show_grid(d.grid, download_name("reconstructions", d.errors.columns, ctx.indices))
     if ctx.runs:
         with st.expander("MSE of each digit (rows as in the grid, [0, 1] scale)"):
-            st.table(d.errors.map("{:.4f}".format))  # a static table: much lighter on the page than st.dataframe
+            st.markdown(d.errors.to_markdown(floatfmt=".4f"))  # a table element's code is ~1 MB for a fresh browser
