@@ -21,6 +21,7 @@ def test_every_element_kind_is_found_in_the_installed_streamlit():
     assert not any(f.split("/")[-1].startswith("index.") for f in every)  # the page has it already
     script = prefetch.script()
     assert script.startswith("<script>") and all(json.dumps(f) in script for f in every)
+    assert f"i += {prefetch.BATCH})" in script and "FILES" not in script
 
 
 def test_the_chunks_imports_are_fetched_with_them_and_the_pages_own_code_is_not():
@@ -39,6 +40,13 @@ def test_the_chunks_imports_are_fetched_with_them_and_the_pages_own_code_is_not(
                                                           "static/js/vega.4.js"]
     assert prefetch.chunk_files(manifest, ("Grid", "Missing")) == ["static/css/Grid.8.css", "static/js/Grid.7.js"]
     assert prefetch.chunk_files(manifest, ("Missing",)) == []
+    # in the order asked for, a chunk two of them import once, with the first
+    assert prefetch.chunk_files(manifest, ("Other", "Chart", "Grid")) == [
+        "static/js/Other.6.js", "static/js/Chart.3.js", "static/js/util.5.js", "static/js/vega.4.js",
+        "static/css/Grid.8.css", "static/js/Grid.7.js"]
+    manifest["src/Other.tsx"]["imports"] = ["_util.js"]
+    assert prefetch.chunk_files(manifest, ("Other", "Chart")) == [
+        "static/js/Other.6.js", "static/js/util.5.js", "static/js/Chart.3.js", "static/js/vega.4.js"]
     assert prefetch.chunk_files({"x": {"file": "x.js"}}) == []  # no entry point: nothing to preload
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import streamlit as st
 
-ELEMENTS = ("ArrowVegaLiteChart", "ImageList", "DataFrame", "Table", "Slider", "FileUploader", "NumberInput",
-            "TextInput")  # Streamlit's names for the element kinds the tabs draw and the default view does not
+# Streamlit's names for the element kinds the tabs draw and the default view does not, fetched in this order
+ELEMENTS = ("ArrowVegaLiteChart", "ImageList", "DataFrame", "Slider", "FileUploader", "NumberInput", "TextInput")
+BATCH = 6  # files fetched at a time: all at once, a tab clicked meanwhile waited for ~2.7 MB to be compiled
 MANIFEST = Path(st.__file__).parent / "static" / "manifest.json"
 
 SCRIPT = """<script>
@@ -30,24 +31,33 @@ SCRIPT = """<script>
   const index = document.querySelector('script[type="module"][src*="static/js/index."]');
   if (!index) return;
   const root = new URL("../../", index.src);
-  const preload = () => FILES.forEach((file) => {
+  const preload = (file) => new Promise((loaded) => {
     const link = document.createElement("link");
     link.rel = file.endsWith(".css") ? "preload" : "modulepreload";
     if (file.endsWith(".css")) link.as = "style";
     link.crossOrigin = "";
     link.href = new URL(file, root).href;
+    link.onload = link.onerror = loaded;
     document.head.appendChild(link);
   });
-  // When the browser is next idle: after the first view's own drawing (this is its last element).
-  if (window.requestIdleCallback) requestIdleCallback(preload, { timeout: 2000 });
-  else setTimeout(preload, 1000);
+  const idle = () => new Promise((go) => window.requestIdleCallback ? requestIdleCallback(go, { timeout: 2000 })
+                                                                    : setTimeout(go, 50));
+  // BATCH files at a time, each batch once the last is compiled and the browser is idle: the first view is drawn
+  // first (this is its last element), and so is a tab clicked meanwhile.
+  (async () => {
+    for (let i = 0; i < FILES.length; i += BATCH) {
+      await idle();
+      await Promise.all(FILES.slice(i, i + BATCH).map(preload));
+    }
+  })();
 })();
 </script>"""
 
 
 def chunk_files(manifest: dict, names: tuple[str, ...] = ELEMENTS) -> list[str]:
     """The files (relative to Streamlit's static folder) of the lazily loaded chunks called `names`, with every
-    chunk they import and their style sheets, less what the page's entry point loads already."""
+    chunk they import and their style sheets, less what the page's entry point loads already: in the order of
+    `names`, each file once."""
 
     def closure(keys) -> set[str]:
         seen, todo = set(), list(keys)
@@ -61,10 +71,14 @@ def chunk_files(manifest: dict, names: tuple[str, ...] = ELEMENTS) -> list[str]:
     entry = next((key for key, chunk in manifest.items() if chunk.get("isEntry")), None)
     if entry is None:
         return []
-    lazy = [key for key in manifest[entry].get("dynamicImports", []) if manifest.get(key, {}).get("name") in names]
-    chunks = closure(lazy) - closure([entry])
-    return sorted({manifest[key]["file"] for key in chunks} | {css for key in chunks
-                                                               for css in manifest[key].get("css", [])})
+    dynamic = {manifest[key].get("name"): key for key in manifest[entry].get("dynamicImports", []) if key in manifest}
+    loaded, files = closure([entry]), []
+    for name in names:
+        chunks = closure([dynamic[name]]) - loaded if name in dynamic else set()
+        loaded |= chunks
+        files += sorted({manifest[key]["file"] for key in chunks} | {css for key in chunks
+                                                                     for css in manifest[key].get("css", [])})
+    return files
 
 
 @functools.cache
@@ -77,7 +91,7 @@ def script() -> str:
     if not files:
         return ""
     listed = json.dumps(files).replace("</", "<\\/")  # a file name can never end the script element
-    return SCRIPT.replace("FILES", listed)
+    return SCRIPT.replace("FILES", listed).replace("BATCH", str(BATCH))
 
 
 def render() -> None:
