@@ -38,7 +38,7 @@ step() {  # step LABEL COMMAND...: run, time, print; returns the command's statu
 
 IMPORTS='import sys, time
 t = time.perf_counter()
-import streamlit, altair, sklearn, numpy, pandas, pyarrow, PIL
+import streamlit, altair, sklearn, numpy, pandas, pyarrow, PIL, tabulate  # tabulate: pandas.DataFrame.to_markdown
 import aecompare.store.catalog, aecompare.store.artifacts, aecompare.data
 sets = {name: aecompare.data.load_test_set(name) for name in aecompare.data.DATASETS}
 for name in ("tensorflow", "keras", "mnist", "skimage", "h5py"):
