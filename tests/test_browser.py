@@ -241,6 +241,24 @@ def test_the_first_chart_finds_its_code_fetched_while_the_default_view_was_read(
     page.close()
 
 
+def test_the_prefetch_goes_on_batch_after_batch_until_every_file_is_fetched(served):
+    """The prefetch adds its files `prefetch.BATCH` at a time, each batch when the last has loaded: the chain
+    reaches the last file, and each file is fetched once."""
+    import json
+
+    from aecompare.views import prefetch
+
+    files = prefetch.chunk_files(json.loads(prefetch.MANIFEST.read_text()))
+    assert len(files) > 2 * prefetch.BATCH  # more than two batches: the chain is exercised
+    url, browser = served
+    page = open_page(browser, url)
+    page.wait_for_function(f"(files) => files.every((f) => ({FETCHED_JS})('/' + f).some(Boolean))", arg=files,
+                           timeout=60_000)
+    assert all(page.evaluate(FETCHED_JS, "/" + f) == [True] for f in files)
+    no_errors(page)
+    page.close()
+
+
 def cache_lookups(port: int) -> dict[tuple[str, str], int]:
     """Streamlit's count of lookups per cached function and result ("hit" / "miss"), from its metrics endpoint."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/metrics", timeout=10).read().decode()
