@@ -15,7 +15,8 @@ cores, the network, timers). Per run, on a fresh server process:
   warm, same     the same visitor clicks every tab again (tab switches on a warm process)
   memory         after this one visitor went through every tab: VmHWM (lifetime peak) and RSS
   second open    a second visitor (a new browser context, the first closed): page open -> default view
-  warm, second   that visitor opens every tab (a warm process, a browser that has cached nothing)
+  warm, second   that visitor opens every tab (a warm process, a browser that has cached nothing), at once
+                 or after reading the first view for --read-s seconds
   sections       in every tab drawn one section at a time, each other section clicked, then the first: by the first
                  visitor after its tabs (first visits of the sections), by the second after its (warm)
   digits         switch to typed test indices, then --rerenders changes of the typed indices (+ Enter)
@@ -241,8 +242,9 @@ def fmt_step(step: dict | None) -> str:
     return f"{step['wall_s']:.2f} s ({step['cpu_s']:.2f} / {step['browser_cpu_s']:.2f})"
 
 
-def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) -> dict:
-    """One fresh server process, two visitors (see the module docstring); every figure of the run."""
+def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log, read_s: float = 0.0) -> dict:
+    """One fresh server process, two visitors (see the module docstring); every figure of the run. The second
+    visitor reads its first view for `read_s` seconds before it clicks."""
     from playwright.sync_api import sync_playwright
 
     res: dict = {"models": model_count(models_dir), "errors": {}, "load_average_start": load_average()}
@@ -267,6 +269,7 @@ def run_once(models_dir: Path, rerenders: int, prefix: list[str] | None, log) ->
             second = Visitor(browser, server, res["errors"])
             res["second_open"] = second.open(min_images=1)
             log(f"  second visitor, page open -> default view: {fmt_step(res['second_open'])}")
+            second.page.wait_for_timeout(read_s * 1000)
             order = list(range(1, len(names))) + [0]
             res["warm_second"] = second.visit(order, names, log, "warm, second visitor")
             res["sections"] = second.sections(names, log, "warm, second visitor, section")
@@ -440,6 +443,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rerenders", type=int, default=5, help="digit changes per run")
     ap.add_argument("--taskset", metavar="CPU", help="pin the server to these CPUs (taskset -c CPU), e.g. 0")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--read-s", type=float, default=0.0,
+                    help="seconds the second visitor reads its first view before clicking (0: clicks at once)")
     ap.add_argument("--no-floor", action="store_true", help="skip measuring the bare app (benchmarks/bare_app.py)")
     args = ap.parse_args(argv)
     if args.taskset and not shutil.which("taskset"):
@@ -456,7 +461,7 @@ def main(argv=None) -> int:
     results = []
     for i in range(args.runs):
         log(f"run {i + 1}/{args.runs} (load average {load_average()})")
-        results.append(run_once(args.models, args.rerenders, prefix, log))
+        results.append(run_once(args.models, args.rerenders, prefix, log, args.read_s))
     print()
     print(fmt_table(report_rows(results)))
     print()
