@@ -18,6 +18,7 @@ class Drawn:
 
     grid: Grid
     errors: pd.DataFrame  # one row per digit (index: its caption), one column per model: MSE on [0, 1]
+    errors_table: str  # `errors` as a markdown table (a table element's code is ~1 MB for a fresh browser)
     scales: list[str]  # one line per model: how its outputs are displayed and their actual range
 
 
@@ -40,7 +41,8 @@ def drawn(choice: tuple, _ctx: Context) -> Drawn:
     errors = pd.DataFrame({n: ((o - inputs) ** 2).mean(axis=1) for n, o in outputs.items()},
                           index=pd.Index(captions, name="digit"))
     scales = [f"- **{r.name}**: {scale_note(r, outputs[r.name], s.cb_lambda)}" for r in _ctx.runs]
-    return Drawn(render_grid(inputs, captions, outputs, s.zoom, s.stretch), errors, scales)
+    return Drawn(render_grid(inputs, captions, outputs, s.zoom, s.stretch), errors,
+                 errors.to_markdown(floatfmt=".4f"), scales)
 
 
 def show(ctx: Context) -> None:
@@ -63,4 +65,4 @@ def show(ctx: Context) -> None:
     show_grid(d.grid, download_name("reconstructions", d.errors.columns, ctx.indices))
     if ctx.runs:
         with st.expander("MSE of each digit (rows as in the grid, [0, 1] scale)"):
-            st.markdown(d.errors.to_markdown(floatfmt=".4f"))  # a table element's code is ~1 MB for a fresh browser
+            st.markdown(d.errors_table)
