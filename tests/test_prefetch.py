@@ -22,6 +22,7 @@ def test_every_element_kind_is_found_in_the_installed_streamlit():
     script = prefetch.script()
     assert script.startswith("<script>") and all(json.dumps(f) in script for f in every)
     assert f"i += {prefetch.BATCH})" in script and "FILES" not in script
+    assert script.count(json.dumps(every)) == 1  # the list is written into the page once
 
 
 def test_the_chunks_imports_are_fetched_with_them_and_the_pages_own_code_is_not():

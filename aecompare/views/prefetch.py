@@ -32,6 +32,7 @@ SCRIPT = """<script>
   const index = document.querySelector('script[type="module"][src*="static/js/index."]');
   if (!index) return;
   const root = new URL("../../", index.src);
+  const files = FILES;
   const preload = (file) => new Promise((loaded) => {
     const link = document.createElement("link");
     link.rel = file.endsWith(".css") ? "preload" : "modulepreload";
@@ -46,9 +47,9 @@ SCRIPT = """<script>
   // BATCH files at a time, each batch once the last is compiled and the browser is idle: the first view is drawn
   // first (this is its last element), and so is a tab clicked meanwhile.
   (async () => {
-    for (let i = 0; i < FILES.length; i += BATCH) {
+    for (let i = 0; i < files.length; i += BATCH) {
       await idle();
-      await Promise.all(FILES.slice(i, i + BATCH).map(preload));
+      await Promise.all(files.slice(i, i + BATCH).map(preload));
     }
   })();
 })();
