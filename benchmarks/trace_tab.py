@@ -94,9 +94,7 @@ def trace_once(tab: str, visitor: str, read_s: float) -> dict:
             if tab not in names[1:]:
                 raise SystemExit(f"no tab {tab!r} to click (the first, {names[0]!r}, is the page open's: "
                                  f"benchmarks.dashboard); the others are {', '.join(names[1:])}")
-            for i in range(1, len(names)):
-                first.timed(lambda i=i: first._tabs().nth(i).click())
-            first.timed(lambda: first._tabs().nth(0).click())
+            first.visit(list(range(1, len(names))) + [0], names, lambda _: None, "warm-up")
             if visitor == "second":
                 first.close()
                 traced = Visitor(browser, server, errors)
