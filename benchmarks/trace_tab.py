@@ -61,20 +61,23 @@ def main_thread(trace: dict) -> list[dict]:
     return max(by_thread.values(), key=lambda evs: sum(e["dur"] for e in evs if e["name"] == TASK), default=[])
 
 
+def kinds_ms(events: list[dict]) -> dict[str, float]:
+    """Milliseconds of each of KINDS among the events (nested events counted once)."""
+    return {kind: union_us([(e["ts"], e["ts"] + e["dur"]) for e in events if e["name"] in names]) / 1e3
+            for kind, names in KINDS.items()}
+
+
 def summary(events: list[dict]) -> dict:
     """Busy time, the KINDS within it and the long tasks, in milliseconds."""
     tasks = sorted((e for e in events if e["name"] == TASK), key=lambda e: e["ts"])
-    out = {"busy_ms": union_us([(e["ts"], e["ts"] + e["dur"]) for e in tasks]) / 1e3, "tasks": len(tasks)}
-    for kind, names in KINDS.items():
-        out[kind] = union_us([(e["ts"], e["ts"] + e["dur"]) for e in events if e["name"] in names]) / 1e3
+    out = {"busy_ms": union_us([(e["ts"], e["ts"] + e["dur"]) for e in tasks]) / 1e3, "tasks": len(tasks),
+           **kinds_ms(events)}
     t0 = tasks[0]["ts"] if tasks else 0
     out["long_tasks"] = []
     for task in (t for t in tasks if t["dur"] > LONG_TASK_US):
-        inside = [e for e in events if e is not task and task["ts"] <= e["ts"] < task["ts"] + task["dur"]]
-        kinds = {kind: union_us([(e["ts"], e["ts"] + e["dur"]) for e in inside if e["name"] in names]) / 1e3
-                 for kind, names in KINDS.items()}
+        inside = kinds_ms([e for e in events if task["ts"] <= e["ts"] < task["ts"] + task["dur"]])
         out["long_tasks"].append({"at_ms": (task["ts"] - t0) / 1e3, "ms": task["dur"] / 1e3,
-                                  **{k: v for k, v in kinds.items() if v >= 1}})
+                                  **{k: v for k, v in inside.items() if v >= 1}})
     return out
 
 
@@ -85,9 +88,9 @@ def trace_once(tab: str, visitor: str, read_s: float) -> dict:
     errors: dict = {}
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        first = Visitor(browser, None, errors)
-        first.server = server = Server(COMMITTED_MODELS, None)
+        server = Server(COMMITTED_MODELS, None)
         try:
+            first = Visitor(browser, server, errors)
             wait_healthy(server.proc, server.port)
             first.open(min_images=1)
             names = first.tab_names()
