@@ -107,6 +107,29 @@ def test_bad_url_values_warn_and_fall_back(app):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("params, key, shown", [
+    ({"tab": "losses"}, "tab", "Findings"),
+    ({"tab": "Losses", "losses": "Probes"}, "losses", "The yardstick"),
+    ({"tab": "Losses", "losses": ""}, "losses", "The yardstick"),  # empty: Streamlit's control picks nothing
+])
+def test_a_tab_or_section_the_page_lacks_warns_once_and_shows_the_first(app, params, key, shown):
+    at = app(**params)
+    no_exceptions(at)
+    assert [w.value for w in at.warning] == [f"URL: {key}={params[key]!r} is not one of "
+                                             f"{', '.join(_options(key))}; showing {shown}."]
+    if key == "losses":
+        assert "**Every model on the same yardstick**" in [m.value for m in at.markdown]
+    assert key not in at.query_params  # so the next rerun has nothing to warn about
+    at.run()
+    no_exceptions(at)
+    assert not at.warning
+
+
+def _options(key: str) -> tuple[str, ...]:
+    return TABS if key == "tab" else tuple(s for _, k, s in sections() if k == key)
+
+
+@pytest.mark.slow
 def test_changing_digits_updates_url(app):
     at = app()
     at.selectbox(key="sel_mode").set_value("random").run()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from aecompare.views.state import MAX_N, ViewState, parse_indices, parse_query
+from aecompare.views.state import MAX_N, ViewState, bound_choice_warning, parse_indices, parse_query
 
 KNOWN = ["raw-linear-mae", "norm-sigmoid-bce", "norm-softmax-bce"]
 
@@ -102,3 +102,14 @@ def test_a_megabyte_value_costs_little(params):
     assert time.perf_counter() - start < 0.5
     one_warning(warnings)
     assert len(warnings[0]) < 300 and s.indices == ViewState().indices and s.models is None
+
+
+def test_a_tab_or_section_the_page_lacks_is_named_with_what_is_shown():
+    """Streamlit keeps the tab and the sections in the URL itself and shows the first for a value it lacks, silently;
+    the page says so. Exact labels only: Streamlit matches them exactly."""
+    options = ("The yardstick", "MSE per epoch")
+    assert bound_choice_warning("losses", None, options) is None
+    assert bound_choice_warning("losses", "MSE per epoch", options) is None
+    w = bound_choice_warning("losses", "mse per epoch", options)
+    assert w == "URL: losses='mse per epoch' is not one of The yardstick, MSE per epoch; showing The yardstick."
+    assert len(bound_choice_warning("tab", "x" * 100_000, options)) < 200

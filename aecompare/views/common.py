@@ -16,7 +16,7 @@ from ..evaluation.analysis import Results
 from ..store.catalog import Catalog, Run
 from . import loaders
 from .images import png_bytes, side_by_side, upscale
-from .state import ViewState
+from .state import ViewState, bound_choice_warning
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,19 @@ def section(key: str, sections: tuple[str, ...]) -> str:
     """Which of a long tab's sections to draw (the first by default), picked with a segmented control and kept in
     the URL as `key`. One section at a time: a tab drawing all its charts at once kept the visitor waiting about
     a second; one section draws in a few tenths."""
-    return st.segmented_control("Section", sections, default=sections[0], required=True, key=key,
-                                bind="query-params", label_visibility="collapsed")
+    warn_bad_url_choice(key, sections)
+    picked = st.segmented_control("Section", sections, default=sections[0], required=True, key=key,
+                                  bind="query-params", label_visibility="collapsed")
+    return picked if picked in sections else sections[0]  # an empty URL value (`losses=`) leaves it unpicked
+
+
+def warn_bad_url_choice(key: str, options: tuple[str, ...]) -> None:
+    """A warning when the URL's `key` (a choice Streamlit keeps in the URL itself) is none of `options`, which
+    Streamlit passes over without a word; the value leaves the URL, so the next rerun does not warn again."""
+    message = bound_choice_warning(key, st.query_params.get(key), options)
+    if message:
+        st.warning(message)
+        del st.query_params[key]
 
 
 def no_models_note(runs) -> bool:

@@ -10,7 +10,7 @@ from ..data import DATASETS
 from ..digits import choose_digits
 from ..store.artifacts import default_models_dir
 from . import TABS, legend, loaders, prefetch, preload, server, show, sidebar
-from .common import Context
+from .common import Context, warn_bad_url_choice
 
 
 def main() -> None:
@@ -54,6 +54,7 @@ def main() -> None:
 def draw_tabs(ctx: Context) -> None:
     """The tabs, only the open one drawn. A fragment: switching tabs (or a widget inside a tab) reruns this
     alone, with the `ctx` of the last full run, not the title, the sidebar and the legend."""
+    warn_bad_url_choice("tab", tuple(TABS))
     for tab, name in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS, strict=True):
         if tab.open:
             with tab, server.TAB_DRAWING:

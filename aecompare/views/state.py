@@ -8,6 +8,7 @@ Model names from the URL are only compared with the catalog's names, never used 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..registry import FORMER_NAMES
@@ -53,6 +54,14 @@ def parse_dataset(params: dict, known_datasets: list[str]) -> tuple[str, list[st
     if raw is None or raw in known_datasets:
         return raw or default, []
     return default, [f"URL: dataset={_quote(raw)} is not one of {', '.join(known_datasets)}; showing {default}."]
+
+
+def bound_choice_warning(key: str, value, options: Sequence[str]) -> str | None:
+    """The warning for a URL value of a choice Streamlit keeps in the URL itself (the tabs, a long tab's sections),
+    which passes over a value that is none of `options` without a word; the page shows the first. None if fine."""
+    if value is None or value in options:
+        return None
+    return f"URL: {key}={_quote(value)} is not one of {', '.join(options)}; showing {options[0]}."
 
 
 def _quote(text, limit: int = 40) -> str:
