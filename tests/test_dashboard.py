@@ -342,3 +342,52 @@ def test_the_reconstructions_table_gives_each_digits_mse_per_model(app, tiny_mod
     for column, name in enumerate(header[1:], start=1):
         expected = np.mean((runs[name].reconstruct(x) - x) ** 2, axis=1)
         assert [row[column] for row in rows] == [f"{e:.4f}" for e in expected], name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset, word, names, chance", [
+    ("mnist", "digit", "0123456789", "0.11"),
+    ("fashion-mnist", "class", ["T-shirt/top", "Trouser", "Sneaker", "Ankle boot"], "0.10"),
+])
+def test_classes_are_named_as_the_dataset_names_them(two_datasets_models, monkeypatch, mnist, fashion_mnist,
+                                                     dataset, word, names, chance):
+    """Fashion-MNIST's labels are clothes, not digits: the Latent legend, its chance level (always answering the
+    commonest class of that test set) and the rows of Reconstructions name them so."""
+    from collections import Counter
+
+    monkeypatch.setenv("AECOMPARE_MODELS", str(two_datasets_models))
+    y = (mnist if dataset == "mnist" else fashion_mnist).test_y
+    assert f"{Counter(y.tolist()).most_common(1)[0][1] / len(y):.2f}" == chance
+
+    def run(**params) -> AppTest:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=180)
+        for k, v in {"dataset": dataset, **params}.items():
+            at.query_params[k] = v
+        return at.run()
+
+    at = run(tab="Latent")
+    no_exceptions(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert f"coloured by its true {word}." in caption and f"(chance {chance}: always answering the commonest {word})" \
+        in caption
+    legend = next(h.proto.body for h in at.get("html") if "●" in h.proto.body)
+    assert legend.startswith(f"<div style='font-size:0.9em'>{word}:") and all(n in legend for n in names)
+    at = run(tab="Reconstructions")
+    no_exceptions(at)
+    table = next(m.value for m in at.markdown if m.value.lstrip().startswith("|"))
+    expected = "| #0 · 7 " if dataset == "mnist" else "| #0 · Ankle boot "
+    assert expected in table, table
+
+
+def test_the_per_class_chart_names_each_class_in_label_order():
+    import pandas as pd
+
+    from aecompare.data import DATASETS
+    from aecompare.views.errors import class_chart
+
+    classes = DATASETS["fashion-mnist"].classes
+    rows = pd.DataFrame({"name": "m", "digit": [9, 0], "class": [classes[9], classes[0]], "mse": [0.1, 0.2],
+                         "mae": [0.2, 0.3]})
+    spec = class_chart(rows, ["m"], classes, "class").to_dict()
+    assert spec["encoding"]["x"]["field"] == "class" and spec["encoding"]["x"]["sort"] == list(classes)
+    assert spec["encoding"]["x"]["title"] == "true class" and spec["title"].startswith("MSE per class")

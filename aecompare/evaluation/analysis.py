@@ -15,7 +15,8 @@ All metrics are on the [0, 1] pixel scale (see `aecompare.maths.metrics` for wha
 - kind "published": Hinton & Salakhutdinov 2006, Science 313:504, Fig. 2B (30-d codes, squared
   error per test image summed over 784 pixels on [0, 1]); quoted, not measured here.
 The probe accuracy is a logistic regression on standardised bottleneck codes of a fixed subsample
-of training images (`PROBE_TRAIN`), scored on all test codes (0-1; chance is about 0.11).
+of training images (`PROBE_TRAIN`), scored on all test codes (0-1; chance, always answering the
+commonest class, is 0.1135 on MNIST, 0.10 on Fashion-MNIST).
 Pure numpy, pandas and scikit-learn (imported lazily); no Keras, no Streamlit.
 """
 

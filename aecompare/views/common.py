@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ..data import TestSet, unit_images
+from ..data import DATASETS, Spec, TestSet, unit_images
 from ..evaluation.analysis import Results
 from ..store.catalog import Catalog, Run
 from . import loaders
@@ -45,6 +45,16 @@ class Context:
     @property
     def labels(self) -> np.ndarray:
         return self.test.y[self.indices] if self.test is not None else np.zeros(0, int)
+
+    @property
+    def dataset(self) -> Spec:
+        """The chosen dataset: its title, its class names and the words the page uses for its images."""
+        return DATASETS[self.state.dataset]
+
+    @property
+    def captions(self) -> list[str]:
+        """One caption per chosen test image: its index and what its label stands for ("#7 · Sneaker")."""
+        return [f"#{i} · {self.dataset.classes[y]}" for i, y in zip(self.indices, self.labels, strict=False)]
 
     @property
     def choice(self) -> tuple:

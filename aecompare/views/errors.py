@@ -1,4 +1,4 @@
-"""Error maps: input | reconstruction | signed error per digit; mean error maps over the test set; error per class."""
+"""Error maps: input | reconstruction | signed error per image; mean error maps over the test set; error per class."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ..data import DATASETS
 from . import loaders
 from .common import (
     Context,
@@ -48,7 +49,7 @@ def triplets(choice: tuple, _ctx: Context) -> tuple[Grid, float]:
     """`render_triplets` of the first chosen digits for one `Context.choice`, once per process."""
     inputs = _ctx.inputs[:MAX_TRIPLET_ROWS]
     outputs = {r.name: r.reconstruct(inputs, raw_output=_ctx.state.cb_lambda) for r in _ctx.runs}
-    captions = [f"#{i} · {lab}" for i, lab in zip(_ctx.indices, _ctx.labels[:MAX_TRIPLET_ROWS], strict=False)]
+    captions = _ctx.captions[:MAX_TRIPLET_ROWS]
     return render_triplets(inputs, captions, outputs, _ctx.state.zoom, _ctx.state.stretch)
 
 
@@ -71,22 +72,27 @@ def error_maps(models_dir: str, runs: tuple[tuple[str, int], ...], what: str) ->
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def class_spec(models_dir: str, runs: tuple[tuple[str, int], ...]) -> dict:
-    """`class_chart` of the runs (name, seed) from the stored per-class errors, once per choice of models."""
+def class_spec(models_dir: str, runs: tuple[tuple[str, int], ...], dataset: str) -> dict:
+    """`class_chart` of the runs (name, seed) of `dataset` from the stored per-class errors, once per choice of
+    models."""
     per_class = loaders.results(models_dir).per_class
     chosen = set(runs)
     rows = per_class[[(n, s) in chosen for n, s in zip(per_class["name"], per_class["seed"])]]
-    return chart_spec(class_chart(rows, [name for name, _ in runs]))
+    spec = DATASETS[dataset]
+    rows = rows.assign(**{"class": [spec.classes[d] for d in rows["digit"]]})
+    return chart_spec(class_chart(rows, [name for name, _ in runs], spec.classes, spec.class_word))
 
 
-def class_chart(per_class: pd.DataFrame, order: list[str]) -> alt.Chart:
-    """MSE per digit class, one bar per model (shared y scale), hover for MSE and MAE."""
-    return (alt.Chart(chart_data(per_class), title="MSE per digit class (test set, [0, 1] scale)").mark_bar()
-            .encode(x=alt.X("digit:O", title="true digit"), xOffset=alt.XOffset("name:N", sort=order),
+def class_chart(per_class: pd.DataFrame, order: list[str], classes: tuple[str, ...], class_word: str) -> alt.Chart:
+    """MSE per class (column `class`, one of `classes`, named a `class_word`), one bar per model (shared y scale),
+    hover for MSE and MAE."""
+    return (alt.Chart(chart_data(per_class), title=f"MSE per {class_word} (test set, [0, 1] scale)").mark_bar()
+            .encode(x=alt.X("class:N", sort=list(classes), title=f"true {class_word}", axis=alt.Axis(labelAngle=0)),
+                    xOffset=alt.XOffset("name:N", sort=order),
                     y=alt.Y("mse:Q", title="mean squared error per pixel"),
                     color=alt.Color("name:N", sort=order, title="model"),
-                    tooltip=[alt.Tooltip("name:N", title="model"), "digit:O", alt.Tooltip("mse:Q", format=".5f"),
-                             alt.Tooltip("mae:Q", format=".5f")])
+                    tooltip=[alt.Tooltip("name:N", title="model"), alt.Tooltip("class:N", title=class_word),
+                             alt.Tooltip("mse:Q", format=".5f"), alt.Tooltip("mae:Q", format=".5f")])
             .properties(height=300))
 
 
@@ -96,10 +102,11 @@ def show(ctx: Context) -> None:
         return
     idx = ctx.indices[:MAX_TRIPLET_ROWS]
     grid, limit = triplets(ctx.choice, ctx)
-    st.markdown("**Per digit: input | reconstruction | signed error**")
+    st.markdown(f"**Per {ctx.dataset.item}: input | reconstruction | signed error**")
     show_grid(grid, download_name("errors", [r.name for r in ctx.runs], idx))
     more = f" (the first {MAX_TRIPLET_ROWS} of {len(ctx.indices)} chosen)" if len(ctx.indices) > len(idx) else ""
-    st.caption(f"Digits{more}: input, then per model its reconstruction (grey, 0-1 display, clipped"
+    st.caption(f"{ctx.dataset.item.capitalize()}s{more}: input, then per model its reconstruction (grey, 0-1 "
+               f"display, clipped"
                f"{'; stretched to its own range' if ctx.state.stretch else ''}) and the signed error "
                f"output − input on the [0, 1] scale: blue below 0, white 0, red above; one scale for every "
                f"model, saturating at ±{limit:.3f} (the largest |error| shown).")
@@ -113,4 +120,4 @@ def show(ctx: Context) -> None:
         st.markdown(f"**{title}**")
         st.html(maps)
         st.image(bar, caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
-    st.vega_lite_chart(class_spec(ctx.models_dir, runs), width="stretch")
+    st.vega_lite_chart(class_spec(ctx.models_dir, runs, ctx.state.dataset), width="stretch")

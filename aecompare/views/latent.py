@@ -1,10 +1,12 @@
-"""Latent: each model's bottleneck codes of the test images in 2-D (PCA, t-SNE), coloured by digit."""
+"""Latent: each model's bottleneck codes of the test images in 2-D (PCA, t-SNE), coloured by true class."""
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,20 +18,22 @@ from .images import CLASS_COLOURS, scatter
 PANEL_PX = 260
 
 CAPTION = (
-    "Each dot is one test image's bottleneck code, projected to 2-D and coloured by its true digit. "
+    "Each dot is one test image's bottleneck code, projected to 2-D and coloured by its true {class_word}. "
     "**PCA** (left): the two directions of largest variance of the codes of all 10,000 test images, drawn for "
     "{shown}. {tsne} Axes have no units. The probe accuracy is a logistic regression on the codes of "
-    "training images, scored on all 10,000 test codes (chance ≈ 0.11)."
+    "training images, scored on all 10,000 test codes (chance {chance:.2f}: always answering the commonest "
+    "{class_word})."
 )
 TSNE_TEXT = ("**t-SNE** (right): a fixed random subsample of {n} test images (scikit-learn, perplexity 30, "
              "random_state 0); it keeps neighbours together, but the sizes of and distances between its clusters "
              "mean little.")
 
 
-def legend_html() -> str:
-    """The digit colours as a one-line legend."""
-    swatches = "".join(f"<span style='color:{c}'>●</span>&nbsp;{d}&emsp;" for d, c in enumerate(CLASS_COLOURS))
-    return f"<div style='font-size:0.9em'>digit:&emsp;{swatches}</div>"
+def legend_html(classes: tuple[str, ...], class_word: str) -> str:
+    """The class colours (label 0-9, named `classes`) as a one-line legend."""
+    swatches = "".join(f"<span style='color:{c}'>●</span>&nbsp;{html.escape(name)}&emsp;"
+                       for name, c in zip(classes, CLASS_COLOURS, strict=True))
+    return f"<div style='font-size:0.9em'>{class_word}:&emsp;{swatches}</div>"
 
 
 def panels(df: pd.DataFrame) -> list[tuple[str, object]]:
@@ -85,10 +89,13 @@ def show(ctx: Context) -> None:
     if need_test_set(ctx) or no_models_note(ctx.runs) or ctx.results() is None:
         return
     d = drawn(ctx.models_dir, tuple((r.name, r.seed) for r in ctx.runs))
+    spec = ctx.dataset
+    chance = np.bincount(ctx.test.y, minlength=len(spec.classes)).max() / len(ctx.test.y)
     st.caption(CAPTION.format(shown=f"the {TSNE_N} images also used for t-SNE" if d.with_tsne else "all of them",
+                              class_word=spec.class_word, chance=chance,
                               tsne=TSNE_TEXT.format(n=TSNE_N) if d.with_tsne else
                               "t-SNE is not shown: the stored results are not fresh (see the note above)."))
-    st.html(legend_html())
+    st.html(legend_html(spec.classes, spec.class_word))
     for name in d.diverged:
         st.warning(f"{name}: its codes are not finite (the model diverged), so there is nothing to project.")
     st.html(d.html)

@@ -98,7 +98,8 @@ def probe_strips(choice: tuple, epoch: int, _ctx: Context) -> str:
     rows = []
     if _ctx.test is not None:
         inputs = strip(_ctx.images(index), 1)
-        rows.append([("inputs", inputs, "test digits " + " ".join(f"#{i}" for i in index), 2 * inputs.shape[1])])
+        rows.append([("inputs", inputs, f"test {_ctx.dataset.item}s " + " ".join(f"#{i}" for i in index),
+                      2 * inputs.shape[1])])
     for run in with_probes:
         images = probe_outputs(run.probes, epoch)
         lo, hi = float(images.min()), float(images.max())

@@ -37,9 +37,9 @@ def drawn(choice: tuple, _ctx: Context) -> Drawn:
     """The tab's figures for one `Context.choice`, computed once per process and shared by every visitor."""
     inputs, s = _ctx.inputs, _ctx.state
     outputs = {r.name: r.reconstruct(inputs, raw_output=s.cb_lambda) for r in _ctx.runs}
-    captions = [f"#{i} · {lab}" for i, lab in zip(_ctx.indices, _ctx.labels, strict=False)]
+    captions = _ctx.captions
     errors = pd.DataFrame({n: ((o - inputs) ** 2).mean(axis=1) for n, o in outputs.items()},
-                          index=pd.Index(captions, name="digit"))
+                          index=pd.Index(captions, name=_ctx.dataset.item))
     scales = [f"- **{r.name}**: {scale_note(r, outputs[r.name], s.cb_lambda)}" for r in _ctx.runs]
     return Drawn(render_grid(inputs, captions, outputs, s.zoom, s.stretch), errors,
                  errors.to_markdown(floatfmt=".4f"), scales)
@@ -52,17 +52,18 @@ def show(ctx: Context) -> None:
     d = drawn(ctx.choice, ctx)
     display = ("each output stretched to its own min..max (black..white)" if ctx.state.stretch
                else "every image on the same 0-255 display (0-1 for normalised models), clipped")
-    per_digit = " (each digit's in the table below)" if ctx.runs else ""
-    st.caption(f"Rows: {len(ctx.indices)} test digits (index · true label), the same for every model. Columns: the "
+    item = ctx.dataset.item
+    per_item = f" (each {item}'s in the table below)" if ctx.runs else ""
+    st.caption(f"Rows: {len(ctx.indices)} test {item}s (index · true label), the same for every model. Columns: the "
                f"input, then each model's output; {display}. Under each column: its MSE against the inputs on "
-               f"the [0, 1] scale, averaged over its digits{per_digit}. "
+               f"the [0, 1] scale, averaged over its {item}s{per_item}. "
                f"Pixels enlarged {ctx.state.zoom}x, nearest neighbour.")
     if ctx.runs:
-        with st.expander("Output scales (actual range of each model's outputs on these digits)", expanded=False):
+        with st.expander(f"Output scales (actual range of each model's outputs on these {item}s)", expanded=False):
             st.markdown("\n".join(d.scales))
     else:
         st.info("No model chosen: only the inputs are shown. Pick models in the sidebar.")
     show_grid(d.grid, download_name("reconstructions", d.errors.columns, ctx.indices))
     if ctx.runs:
-        with st.expander("MSE of each digit (rows as in the grid, [0, 1] scale)"):
+        with st.expander(f"MSE of each {item} (rows as in the grid, [0, 1] scale)"):
             st.markdown(d.errors_table)
