@@ -1,4 +1,5 @@
-"""Upload conversion on generated images: MNIST's recipe, and every bad input gives an UploadError."""
+"""Upload conversion on generated images: MNIST's and Fashion-MNIST's recipes, and every bad input gives an
+UploadError."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from aecompare.views.uploads import EXTENSIONS, FORMATS, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
+from aecompare.views.uploads import (
+    EXTENSIONS,
+    FORMATS,
+    MAX_BYTES,
+    UPLOAD_TYPES,
+    UploadError,
+    to_fashion_mnist,
+    to_mnist,
+)
 
 
 def png(img: Image.Image, **kw) -> bytes:
@@ -165,14 +174,15 @@ def test_gif_webp_bmp_convert(fmt):
     assert np.abs(conv.image.astype(int) - to_mnist(png(img)).image).mean() < 3
 
 
-def _your_digit_tab():
+def _your_digit_tab(dataset: str = "mnist"):
     """The "Your digit" tab alone, with no model chosen (AppTest runs this function as a script)."""
     from types import SimpleNamespace
 
+    from aecompare.data import DATASETS
     from aecompare.views import your_digit
     from aecompare.views.state import ViewState
 
-    your_digit.show(SimpleNamespace(runs=[], state=ViewState()))
+    your_digit.show(SimpleNamespace(runs=[], state=ViewState(dataset=dataset), dataset=DATASETS[dataset]))
 
 
 def test_uploader_offers_the_formats_and_converts_a_webp():
@@ -216,3 +226,46 @@ def test_jpeg_draft_is_noted_only_when_it_reduces():
     conv = to_mnist(png(dark_bar_on_white(1200, 1800).convert("CMYK"), format="JPEG"))
     check_mnist_like(conv.image)
     assert "decoded at 600×900 (JPEG reduced from 1200×1800)" in conv.notes
+
+
+def catalogue_photo(x: np.ndarray, zoom: int = 8) -> bytes:
+    """A Fashion-MNIST image as a shop would photograph it: dark on white, large, off centre, JPEG."""
+    img = Image.fromarray(255 - x, "L").resize((28 * zoom, 28 * zoom), Image.Resampling.NEAREST)
+    canvas = Image.new("L", (28 * zoom + 100, 28 * zoom + 60), 255)
+    canvas.paste(img, (30, 50))
+    return png(canvas.convert("RGB"), format="JPEG", quality=95)
+
+
+def test_a_catalogue_photo_comes_back_as_its_fashion_mnist_image():
+    """Fashion-MNIST's recipe undoes a catalogue photo of one of its own test images (trim, fit the longest side to
+    28, centre, negate); MNIST's recipe (20x20 box, centre of mass) does not, which is why each dataset has its."""
+    from aecompare.data import load_test_set
+
+    test = load_test_set("fashion-mnist")
+    for x in test.x[:10]:
+        conv = to_fashion_mnist(catalogue_photo(x))
+        assert conv.image.shape == (28, 28) and conv.image.dtype == np.uint8
+        assert ((conv.image / 255 - x / 255) ** 2).mean() < 0.005
+        assert ((to_mnist(catalogue_photo(x)).image / 255 - x / 255) ** 2).mean() > 0.01
+        assert any("negated" in n for n in conv.notes)
+    dark = np.zeros((40, 30), np.uint8)
+    dark[5:35, 10:20] = 200  # already bright on black: kept so, trimmed and fitted
+    conv = to_fashion_mnist(png(Image.fromarray(dark, "L")))
+    cols = np.flatnonzero(conv.image.any(axis=0))
+    assert not conv.notes and (cols[0], cols[-1]) == (10, 18) and conv.image.any(axis=1).all()  # 30x10 -> 28x9
+    assert conv.image[:, 12:17].min() == 200  # its grey kept
+    with pytest.raises(UploadError, match="one flat colour"):
+        to_fashion_mnist(png(Image.new("L", (50, 50), 240)))
+
+
+def test_the_tab_converts_an_upload_the_way_the_chosen_dataset_was_made():
+    from streamlit.testing.v1 import AppTest
+
+    from aecompare.data import load_test_set
+
+    at = AppTest.from_function(_your_digit_tab, args=("fashion-mnist",), default_timeout=60).run()
+    assert at.subheader[0].value == "Your image" and "Photograph a garment" in at.caption[0].value
+    at.get("file_uploader")[0].upload("boot.jpg", catalogue_photo(load_test_set("fashion-mnist").x[0]),
+                                      "image/jpeg").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(c.value.startswith("Converted as Fashion-MNIST was made") for c in at.caption)

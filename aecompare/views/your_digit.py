@@ -1,4 +1,5 @@
-"""Your digit: upload an image (converted the way MNIST was made) or pick a test digit; every model reconstructs it."""
+"""Your digit: upload an image (converted the way the chosen dataset was made) or pick a test image; every model
+reconstructs it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import streamlit as st
 
 from .common import Context, image_grid, scale_note, show_grid
 from .images import to_display, upscale
-from .uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_mnist
+from .uploads import FORMAT_NAMES, MAX_BYTES, UPLOAD_TYPES, UploadError, to_fashion_mnist, to_mnist
+
+UPLOADS = {  # dataset -> (its conversion, what the conversion did, what to upload)
+    "mnist": (to_mnist, "Converted as MNIST was made: grey, white digit on black, fitted into 20×20 keeping its "
+                        "aspect, centred by its centre of mass in 28×28.",
+              "Draw a digit (dark on light or light on dark)"),
+    "fashion-mnist": (to_fashion_mnist, "Converted as Fashion-MNIST was made: grey, the edges of the corners' "
+                                        "colour trimmed, the longest side fitted to 28 keeping the aspect, centred "
+                                        "in 28×28, a light background negated to black.",
+                      "Photograph a garment, a shoe or a bag on a plain light background, as in a shop's catalogue"),
+}
 
 
 def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_output: bool = False) -> None:
@@ -23,8 +34,11 @@ def render_outputs(digit_unit: np.ndarray, runs, zoom: int, stretch: bool, raw_o
 
 
 def show(ctx: Context) -> None:
-    st.subheader("Your digit")
-    source = st.radio("Digit from", ("an image you upload", "the test set"), horizontal=True, key="yd_source")
+    item = ctx.dataset.item
+    convert, converted, prompt = UPLOADS[ctx.state.dataset]
+    st.subheader(f"Your {item}")
+    source = st.radio(f"{item.capitalize()} from", ("an image you upload", "the test set"), horizontal=True,
+                      key="yd_source")
     digit = None
     if source == "the test set":
         if ctx.test is None:
@@ -39,17 +53,15 @@ def show(ctx: Context) -> None:
                               key="yd_upload")
         if up is not None:
             try:
-                conv = to_mnist(up.getvalue())
+                conv = convert(up.getvalue())
             except UploadError as e:
                 st.error(f"{up.name}: {e}")
             else:
                 digit = conv.image.reshape(784).astype(np.float32) / 255
-                st.caption("Converted as MNIST was made: grey, white digit on black, fitted into 20×20 keeping "
-                           "its aspect, centred by its centre of mass in 28×28."
-                           + (" Also: " + "; ".join(conv.notes) + "." if conv.notes else ""))
+                st.caption(converted + (" Also: " + "; ".join(conv.notes) + "." if conv.notes else ""))
         else:
-            st.caption(f"Draw a digit (dark on light or light on dark), save it as {FORMAT_NAMES} and upload it "
-                       "(animations: the first frame; phone photos are turned upright).")
+            st.caption(f"{prompt}, save it as {FORMAT_NAMES} and upload it (animations: the first frame; phone "
+                       "photos are turned upright).")
     if digit is None:
         return
     if not ctx.runs:
