@@ -345,14 +345,14 @@ def test_the_reconstructions_table_gives_each_digits_mse_per_model(app, tiny_mod
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset, word, names, chance", [
-    ("mnist", "digit", "0123456789", "0.11"),
-    ("fashion-mnist", "class", ["T-shirt/top", "Trouser", "Sneaker", "Ankle boot"], "0.10"),
+@pytest.mark.parametrize("dataset, item, word, names, chance", [
+    ("mnist", "digit", "digit", "0123456789", "0.11"),
+    ("fashion-mnist", "image", "class", ["T-shirt/top", "Trouser", "Sneaker", "Ankle boot"], "0.10"),
 ])
 def test_classes_are_named_as_the_dataset_names_them(two_datasets_models, monkeypatch, mnist, fashion_mnist,
-                                                     dataset, word, names, chance):
+                                                     dataset, item, word, names, chance):
     """Fashion-MNIST's labels are clothes, not digits: the Latent legend, its chance level (always answering the
-    commonest class of that test set) and the rows of Reconstructions name them so."""
+    commonest class of that test set), the rows of Reconstructions and the sidebar's picker name them so."""
     from collections import Counter
 
     monkeypatch.setenv("AECOMPARE_MODELS", str(two_datasets_models))
@@ -377,6 +377,13 @@ def test_classes_are_named_as_the_dataset_names_them(two_datasets_models, monkey
     table = next(m.value for m in at.markdown if m.value.lstrip().startswith("|"))
     expected = "| #0 · 7 " if dataset == "mnist" else "| #0 · Ankle boot "
     assert expected in table, table
+    assert at.selectbox(key="sel_mode").label == f"Choose {item}s by"
+    if dataset == "fashion-mnist":  # the picker's words change with the dataset, the visitor's choice stays
+        at.selectbox(key="sel_mode").set_value("random").run()
+        at.radio(key="sel_dataset").set_value("mnist").run()
+        no_exceptions(at)
+        assert at.selectbox(key="sel_mode").label == "Choose digits by"
+        assert at.selectbox(key="sel_mode").value == "random"
 
 
 def test_the_per_class_chart_names_each_class_in_label_order():

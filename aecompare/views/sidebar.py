@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..data import DATASETS
 from ..maths.pixel_losses import READOUTS
 from . import state as vs
 
@@ -87,11 +88,12 @@ def _pick_models(exps: dict) -> None:
                         "What each one is: 'The models' below.")
 
 
-def _pick_digits(known: list[str]) -> tuple[str, tuple[int, ...]]:
-    """How test digits are chosen; returns the mode and the typed indices (the default ones otherwise)."""
+def _pick_digits(known: list[str], item: str) -> tuple[str, tuple[int, ...]]:
+    """How test images (each a dataset's `item`, "digit") are chosen; returns the mode and the typed indices (the
+    default ones otherwise)."""
     ss, sb = st.session_state, st.sidebar
-    sb.subheader("Digits (test set)")
-    mode = sb.selectbox("Choose digits by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
+    sb.subheader(f"{item.capitalize()}s (test set)")
+    mode = sb.selectbox(f"Choose {item}s by", vs.DIGIT_MODES, key="sel_mode", format_func=vs.MODE_LABELS.get)
     ss["sel_n"] = min(max(1, int(ss.get("sel_n", 1))), _max_n(mode))
     indices = vs.ViewState().indices
     if mode == "typed":
@@ -127,7 +129,7 @@ def render(datasets: dict[str, dict], titles: dict[str, str]) -> vs.ViewState:
     dataset = _pick_dataset(datasets, titles)
     exps = datasets.get(dataset, {})
     _pick_models(exps)
-    mode, indices = _pick_digits(list(exps))
+    mode, indices = _pick_digits(list(exps), DATASETS[dataset].item)
     st.sidebar.subheader("Display")
     # Segmented controls, not sliders, for the default view's few-valued choices: a slider's code (130 kB with the
     # date and number formatting it brings) is the heaviest a first page open would fetch.
