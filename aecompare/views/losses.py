@@ -217,7 +217,7 @@ def show_curves(ctx: Context, which: str) -> None:
 
 def show_probe_digits(ctx: Context) -> None:
     """The probe digits as each chosen model reconstructed them after an epoch picked with a slider."""
-    st.markdown("**Probe digits, epoch by epoch**")
+    st.markdown(f"**Probe {ctx.dataset.item}s, epoch by epoch**")
     with_probes = [r for r in ctx.runs if r.probes is not None]
     if len(with_probes) < len(ctx.runs):
         st.caption("No probe images for " + ", ".join(f"{r.name} (seed {r.seed})" for r in ctx.runs
