@@ -43,7 +43,7 @@ def main() -> None:
                              per_image_error=ranking) if test is not None else [])
     ctx = Context(models_dir, catalog, runs, test, indices, state)
     st.caption(f"{len(catalog.runs)} trained runs in {Path(models_dir).name}/; showing {len(runs)} model(s) and "
-               f"{len(indices)} test {DATASETS[state.dataset].item}(s) of {DATASETS[state.dataset].title}.")
+               f"{len(indices)} test {ctx.dataset.item}(s) of {ctx.dataset.title}.")
 
     draw_tabs(ctx)
     prefetch.render()  # the visitor's browser fetches the other tabs' element code

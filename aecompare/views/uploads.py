@@ -337,13 +337,8 @@ def digit_from_grey(grey: np.ndarray, notes: list[str] | None = None) -> np.ndar
     if peak < 0.05:
         raise UploadError("No digit found: the image is (nearly) one flat colour.")
     a = np.clip(a / peak, 0, 1)
-    rows = np.flatnonzero((a > INK).any(axis=1))
-    cols = np.flatnonzero((a > INK).any(axis=0))
-    a = a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
-    h, w = a.shape
-    scale = BOX / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    patch = np.clip(_resize(a, (new_w, new_h)), 0, 1)
+    patch = _fitted(_cropped(a, a > INK), BOX)
+    new_h, new_w = patch.shape
     if patch.sum() <= 0:
         raise UploadError("No digit found after scaling to 20x20.")
     ys, xs = np.indices(patch.shape)
@@ -367,16 +362,26 @@ def article_from_grey(grey: np.ndarray, notes: list[str] | None = None) -> np.nd
     kept = np.abs(a - background) > TRIM
     if not kept.any():
         raise UploadError("Nothing found: the image is (nearly) one flat colour.")
-    rows, cols = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
-    a = a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    a = _cropped(a, kept)
     if background > 0.5:
         a, background = 1 - a, 1 - background
         notes.append("negated (light background): the article bright on black")
-    a = np.clip((a - background) / (1 - background), 0, 1)
-    h, w = a.shape
-    scale = SIDE / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    patch = _fitted(np.clip((a - background) / (1 - background), 0, 1), SIDE)
+    new_h, new_w = patch.shape
     out = np.zeros((SIDE, SIDE))
     top, left = (SIDE - new_h + 1) // 2, (SIDE - new_w + 1) // 2  # an odd margin: its larger half first, as Zalando did
-    out[top: top + new_h, left: left + new_w] = np.clip(_resize(a, (new_w, new_h)), 0, 1)
+    out[top: top + new_h, left: left + new_w] = patch
     return np.rint(out * 255).astype(np.uint8)
+
+
+def _cropped(a: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """`a` cut to the rows and columns where `kept` (same shape, not all False) holds anywhere."""
+    rows, cols = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
+    return a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+
+
+def _fitted(a: np.ndarray, box: int) -> np.ndarray:
+    """`a` resized (Lanczos, clipped to [0, 1]) so that its longer side is `box` pixels, keeping its aspect."""
+    h, w = a.shape
+    scale = box / max(h, w)
+    return np.clip(_resize(a, (max(1, round(w * scale)), max(1, round(h * scale)))), 0, 1)
