@@ -260,6 +260,33 @@ def test_the_prefetch_goes_on_batch_after_batch_until_every_file_is_fetched(serv
     page.close()
 
 
+WARMED_VEGA = "() => window.aecompareVegaWarmed !== undefined"
+
+
+def test_vega_runs_once_out_of_sight_while_the_first_view_is_read(served):
+    """`views.prefetch` draws a chart with Streamlit's Vega out of sight once its code is in, while the visitor
+    reads: it finishes (a time in ms, not an error), leaves nothing on the page, and the first chart then draws
+    as usual. A visitor whose page already shows a chart is spared it."""
+    url, browser = served
+    page = open_page(browser, url)
+    page.wait_for_function(WARMED_VEGA, timeout=60_000)
+    warmed = page.evaluate("window.aecompareVegaWarmed")
+    assert isinstance(warmed, (int, float)) and warmed > 0, warmed
+    assert page.locator(".vega-embed").count() == 0  # the warm-up's chart is gone
+    runs = done_count(page)
+    page.locator('[data-testid="stTab"]', has_text="Error maps").click()
+    wait_settled(page, done=runs + 1, timeout_ms=180_000)
+    assert page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').count() >= 1
+    no_errors(page)
+    page.close()
+
+    page = open_page(browser, url + "?tab=Error+maps")
+    page.wait_for_function(WARMED_VEGA, timeout=60_000)
+    assert page.evaluate("window.aecompareVegaWarmed") == "a chart was drawn first"
+    no_errors(page)
+    page.close()
+
+
 def cache_lookups(port: int) -> dict[tuple[str, str], int]:
     """Streamlit's count of lookups per cached function and result ("hit" / "miss"), from its metrics endpoint."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/metrics", timeout=10).read().decode()

@@ -25,6 +25,23 @@ def test_every_element_kind_is_found_in_the_installed_streamlit():
     assert script.count(json.dumps(every)) == 1  # the list is written into the page once
 
 
+def test_the_vega_warm_up_calls_the_chart_code_the_prefetch_fetches():
+    """Fails when a Streamlit upgrade renames the chunk that loads Vega for every chart: the warm-up would then
+    load nothing (tests/test_browser.py checks it runs)."""
+    manifest = json.loads(prefetch.MANIFEST.read_text())
+    loader = prefetch.vega_loader(manifest)
+    assert loader.split("/")[-1].startswith("loadVegaEmbed.")
+    chart_code = prefetch.chunk_files(manifest, prefetch.ELEMENTS[:1])
+    assert prefetch.ELEMENTS[0] == "ArrowVegaLiteChart" and loader in prefetch.chunk_files(manifest)
+    loads = next(chunk for chunk in manifest.values() if chunk["file"] == loader)["dynamicImports"]
+    assert {manifest[key]["file"] for key in loads} <= set(chart_code)  # the Vega the charts run
+    script = prefetch.script()
+    assert f"import(new URL({json.dumps(loader)}, root)" in script
+    assert f"i + {prefetch.BATCH} >= {len(chart_code)}" in script  # warmed once the chart code's batches are in
+    assert json.dumps(prefetch.WARM_SPEC) in script and f"> {prefetch.QUIET_MS})" in script
+    assert not any(name in script for name in ("VEGA_LOADER", "CHART_FILES", "QUIET_MS", "WARM_SPEC"))
+
+
 def test_the_chunks_imports_are_fetched_with_them_and_the_pages_own_code_is_not():
     manifest = {
         "index.html": {"file": "static/js/index.1.js", "isEntry": True, "imports": ["_react.js"],
@@ -60,6 +77,7 @@ def test_a_file_name_cannot_end_the_script_element(monkeypatch, tmp_path):
     try:
         script = prefetch.script()
         assert script.count("</script>") == 1 and "<\\/script><b>.js" in script
+        assert "let warming = !\"\";" in script  # no chart code listed: no warm-up
         (tmp_path / "manifest.json").write_text("{not json")
         prefetch.script.cache_clear()
         assert prefetch.script() == ""  # unreadable: no prefetch, the page works as before
