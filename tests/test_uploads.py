@@ -197,7 +197,7 @@ def test_uploader_offers_the_formats_and_converts_a_webp():
     assert any("Converted as MNIST was made" in c.value for c in at.caption)
     at.get("file_uploader")[0].set_value(("wide.png", png(Image.new("L", (8000, 100))), "image/png")).run()
     assert [e.value for e in at.error] == ["wide.png: The image is 8000×100 pixels, 80 times longer than wide; "
-                                           "at most 16 times is accepted. Crop it around the digit."]
+                                           "at most 16 times is accepted. Crop it closer around what it shows."]
 
 
 def _small_files() -> dict[str, bytes]:

@@ -130,15 +130,16 @@ def decode_bytes(im: Image.Image, data: bytes, full_size: tuple[int, int]) -> tu
 
 
 def _check_shape(w: int, h: int) -> None:
-    """Refuse, from the header alone, shapes that no digit has and that make decoders costly."""
+    """Refuse, from the header alone, shapes that no digit or article has and that make decoders costly (the
+    messages serve both datasets' recipes)."""
     if w < 1 or h < 1:
         raise UploadError(f"The image is {w}×{h} pixels: it has no pixels.")
     if max(w, h) > MAX_SIDE:
         raise UploadError(f"The image is {w}×{h} pixels; a side may be at most {MAX_SIDE:,} pixels. "
-                          "Save a smaller copy (a digit needs no more than a few hundred pixels).")
+                          "Save a smaller copy (a 28×28 image needs no more than a few hundred pixels a side).")
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise UploadError(f"The image is {w}×{h} pixels, {max(w, h) / min(w, h):,.0f} times longer than wide; "
-                          f"at most {MAX_ASPECT} times is accepted. Crop it around the digit.")
+                          f"at most {MAX_ASPECT} times is accepted. Crop it closer around what it shows.")
     if w * h > MAX_PIXELS:
         raise UploadError(f"The image is {w}×{h} pixels; the limit is {MAX_PIXELS:,} pixels in all "
                           "(for example 4096×4096). Save a smaller copy.")
