@@ -46,8 +46,7 @@ def show(ctx: Context) -> None:
         else:
             i = st.number_input("Test index (0-9999)", 0, len(ctx.test.x) - 1, 0, key="yd_index")
             digit = ctx.images([int(i)])[0]
-            st.caption(f"Test {ctx.dataset.item} #{int(i)}, true label "
-                       f"{ctx.dataset.classes[int(ctx.test.y[int(i)])]}.")
+            st.caption(f"Test {item} #{int(i)}, true label {ctx.dataset.classes[int(ctx.test.y[int(i)])]}.")
     else:
         up = st.file_uploader(f"{FORMAT_NAMES}, up to {MAX_BYTES // 2**20} MB", type=list(UPLOAD_TYPES),
                               key="yd_upload")
