@@ -393,7 +393,7 @@ def test_the_per_class_chart_names_each_class_in_label_order():
     from aecompare.views.errors import class_chart
 
     classes = DATASETS["fashion-mnist"].classes
-    rows = pd.DataFrame({"name": "m", "digit": [9, 0], "class": [classes[9], classes[0]], "mse": [0.1, 0.2],
+    rows = pd.DataFrame({"name": "m", "label": [9, 0], "class": [classes[9], classes[0]], "mse": [0.1, 0.2],
                          "mae": [0.2, 0.3]})
     spec = class_chart(rows, ["m"], classes, "class").to_dict()
     assert spec["encoding"]["x"]["field"] == "class" and spec["encoding"]["x"]["sort"] == list(classes)

@@ -173,10 +173,10 @@ def test_projections_and_latent_panels(tiny_models, small_mnist):
     assert all(set(pca_only.latent(r.name, r.seed).method) == {"PCA"} for r in catalog.first_seeds())
     first = catalog.first_seeds()[0]
     df = analysis.analyse(catalog, small_mnist, tsne_n=60).latent(first.name, first.seed)
-    assert list(df.columns) == ["method", "index", "digit", "x", "y"]
+    assert list(df.columns) == ["method", "index", "label", "x", "y"]
     pca, tsne = df[df.method == "PCA"], df[df.method == "t-SNE"]
     assert len(pca) == len(small_mnist.test_y) and len(tsne) == 60
-    assert (tsne["digit"].to_numpy() == small_mnist.test_y[tsne["index"]]).all()
+    assert (tsne["label"].to_numpy() == small_mnist.test_y[tsne["index"]]).all()
     assert np.isfinite(df[["x", "y"]].to_numpy()).all()
     # the PCA panel draws the same test images as the t-SNE panel, so the two can be compared
     drawn = panels(df)

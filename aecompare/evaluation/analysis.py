@@ -154,15 +154,15 @@ def project(codes: np.ndarray, tsne_index: np.ndarray | None) -> dict[str, np.nd
 
 def error_summaries(x: np.ndarray, p: np.ndarray, labels: np.ndarray) -> tuple[dict, pd.DataFrame]:
     """Per-pixel mean squared and absolute error maps (784,) and per-image MSE (n,) as arrays, and the
-    per-class mean MSE/MAE as a frame (digit, mse, mae); [0, 1] scale, unclipped outputs."""
+    per-class mean MSE/MAE as a frame (label, mse, mae); [0, 1] scale, unclipped outputs."""
     err = p.astype(np.float64) - x
     sq = err * err
     per_image_mse = sq.mean(axis=1)
     per_image_mae = np.abs(err).mean(axis=1)
     arrays = {"squared_map": sq.mean(axis=0), "absolute_map": np.abs(err).mean(axis=0),
               "per_image_mse": per_image_mse.astype(np.float32)}
-    per_class = (pd.DataFrame({"digit": labels.astype(int), "mse": per_image_mse, "mae": per_image_mae})
-                 .groupby("digit", as_index=False).mean())
+    per_class = (pd.DataFrame({"label": labels.astype(int), "mse": per_image_mse, "mae": per_image_mae})
+                 .groupby("label", as_index=False).mean())
     return arrays, per_class
 
 
@@ -196,7 +196,7 @@ class Results:
     `aecompare.evaluation.results`."""
 
     table: pd.DataFrame  # columns COLUMNS
-    per_class: pd.DataFrame  # name, seed, digit, mse, mae
+    per_class: pd.DataFrame  # name, seed, label (the class, 0-9), mse, mae
     outputs: pd.DataFrame  # name, seed, and `diagnostics.output_statistics` of its test reconstructions
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -227,9 +227,9 @@ class Results:
         return [self.arrays[k] for k in found]
 
     def latent(self, name: str, seed: int = 0) -> pd.DataFrame:
-        """Long frame (method "PCA" | "t-SNE", index, digit, x, y) of one run's projected test codes;
+        """Long frame (method "PCA" | "t-SNE", index, label, x, y) of one run's projected test codes;
         empty if the run's codes were not finite or were not projected."""
-        columns = ["method", "index", "digit", "x", "y"]
+        columns = ["method", "index", "label", "x", "y"]
         dataset = self.dataset_of(name)
         labels = self.arrays[f"{dataset}/test_labels"].astype(int)
         parts = []
@@ -239,7 +239,7 @@ class Results:
             if xy is None:
                 continue
             idx = np.arange(len(xy)) if index is None else np.asarray(index)
-            parts.append(pd.DataFrame({"method": method, "index": idx, "digit": labels[idx],
+            parts.append(pd.DataFrame({"method": method, "index": idx, "label": labels[idx],
                                        "x": xy[:, 0], "y": xy[:, 1]}))
         return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
@@ -372,8 +372,8 @@ def analyse(catalog, data: Dataset, timer: Timer | None = None, probe_train: int
     baselines = _baseline_rows(pca, inputs, len(train_x), timer) if has_train else []
     rows += [{**row, "dataset": data.name} for row in (*baselines, *_published_rows(data.name))]
     table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(TABLE_DTYPES)
-    classes = (pd.concat(per_class, ignore_index=True)[["name", "seed", "digit", "mse", "mae"]] if per_class
-               else pd.DataFrame(columns=["name", "seed", "digit", "mse", "mae"]))
+    classes = (pd.concat(per_class, ignore_index=True)[["name", "seed", "label", "mse", "mae"]] if per_class
+               else pd.DataFrame(columns=["name", "seed", "label", "mse", "mae"]))
     stats = pd.DataFrame(outputs, columns=OUTPUT_COLUMNS).astype({"name": "str", "seed": "int64"})
     return Results(table, classes, stats, arrays)
 

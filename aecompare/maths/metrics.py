@@ -24,8 +24,9 @@ import numpy as np
 
 from . import pixel_losses
 
-# Bump when a stored figure's definition changes: results written by older code then read as stale.
-METRICS_VERSION = 3
+# Bump when a stored figure's definition or a stored table's columns change: results written by older code
+# then read as stale (4: per_class.csv's class column is `label`, was `digit`, also for Fashion-MNIST).
+METRICS_VERSION = 4
 
 METRICS = ("mse", "mae", "bce", "excess_bce", "psnr", "ssim", "sse_per_image")
 

@@ -79,7 +79,7 @@ def class_spec(models_dir: str, runs: tuple[tuple[str, int], ...], dataset: str)
     chosen = set(runs)
     rows = per_class[[(n, s) in chosen for n, s in zip(per_class["name"], per_class["seed"])]]
     spec = DATASETS[dataset]
-    rows = rows.assign(**{"class": [spec.classes[d] for d in rows["digit"]]})
+    rows = rows.assign(**{"class": [spec.classes[d] for d in rows["label"]]})
     return chart_spec(class_chart(rows, [name for name, _ in runs], spec.classes, spec.class_word))
 
 

@@ -38,12 +38,12 @@ def legend_html(classes: tuple[str, ...], class_word: str) -> str:
 
 def panels(df: pd.DataFrame) -> list[tuple[str, object]]:
     """(title, image) for the PCA and t-SNE scatters of one model's projections (columns method, index,
-    digit, x, y); PCA is drawn for the t-SNE subsample when there is one, so the two can be compared."""
+    label, x, y); PCA is drawn for the t-SNE subsample when there is one, so the two can be compared."""
     tsne = df[df["method"] == "t-SNE"]
     pca = df[df["method"] == "PCA"]
     if len(tsne):
         pca = pca[pca["index"].isin(tsne["index"])]
-    return [(f"{method} ({len(part)} test images)", scatter(part[["x", "y"]].to_numpy(), part["digit"].to_numpy(),
+    return [(f"{method} ({len(part)} test images)", scatter(part[["x", "y"]].to_numpy(), part["label"].to_numpy(),
                                                              PANEL_PX))
             for method, part in (("PCA", pca), ("t-SNE", tsne)) if len(part)]
 
