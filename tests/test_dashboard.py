@@ -322,6 +322,43 @@ def test_weight_collapse_panels_run_from_input_to_output_for_nets_of_two_depths(
     assert spec["facet"]["sort"] == order
 
 
+def _colour_encodings(node) -> list[dict]:
+    """Every `encoding.color` in a Vega-Lite spec, layers and facets included."""
+    if isinstance(node, list):
+        return [c for item in node for c in _colour_encodings(item)]
+    if not isinstance(node, dict):
+        return []
+    own = node.get("encoding", {}).get("color") if isinstance(node.get("encoding"), dict) else None
+    return [own] * isinstance(own, dict) + [c for v in node.values() for c in _colour_encodings(v)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", [{"tab": "Error maps"}, {"tab": "Losses", "losses": "MSE per epoch"},
+                                    {"tab": "Weight collapse", "collapse": "Per layer, over epochs"}])
+def test_every_chosen_model_has_a_colour_of_its_own_and_a_legend_entry(committed_catalog, monkeypatch, params):
+    """All 14 committed MNIST models chosen (the default): each model-coloured chart lists them all in its colour
+    scale, every one in another colour (Streamlit's palette has ten: it drew two models alike), and a single chart
+    keeps its height for the plot, so the legend of 14 is not cut off (`common.chart_spec`)."""
+    monkeypatch.delenv("AECOMPARE_MODELS", raising=False)
+    chosen = [r.name for r in committed_catalog.first_seeds() if r.exp.dataset == "mnist"]
+    assert len(chosen) > 10
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=180)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    no_exceptions(at)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert specs
+    for spec in specs:
+        by_model = [c for c in _colour_encodings(spec) if c.get("field") in ("model", "name")]
+        assert by_model, spec.get("title")
+        for colour in by_model:
+            assert colour["scale"]["domain"] == chosen
+            assert len(set(colour["scale"]["range"])) == len(chosen)
+        if "facet" not in spec:
+            assert spec["autosize"]["type"] == "fit-x"
+
+
 @pytest.mark.slow
 def test_the_reconstructions_table_gives_each_digits_mse_per_model(app, tiny_models, mnist):
     """A markdown table (one row per digit, one column per model): each digit's MSE on [0, 1], as the models'

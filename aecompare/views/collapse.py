@@ -19,7 +19,16 @@ from ..evaluation.records import (
 from ..maths.diagnostics import LOW_INPUT_SPREAD, singular_values
 from ..store.schema import PROBE_BATCH
 from . import loaders
-from .common import Context, chart_data, chart_spec, figures_html, no_models_note, section, show_table
+from .common import (
+    Context,
+    chart_data,
+    chart_spec,
+    figures_html,
+    model_colour,
+    no_models_note,
+    section,
+    show_table,
+)
 from .images import diverging_rgb, join
 from .legend import GLOSSARY_LINK
 
@@ -44,7 +53,7 @@ def layer_chart(df: pd.DataFrame, metric: str, order: list[str]) -> alt.Chart:
     """One panel per layer, one line per model (shared scales across models), hover for values."""
     return (alt.Chart(chart_data(df)).mark_line()
             .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y(f"{metric}:Q"),
-                    color=alt.Color("model:N", sort=order),
+                    color=model_colour(order),
                     tooltip=["model:N", "layer:N", "units:Q", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4g")])
             .properties(width=215, height=170)
             .facet(facet=alt.Facet("layer:N", sort=layer_order(df)), columns=3))
@@ -54,7 +63,7 @@ def spread_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
     line = (alt.Chart(chart_data(df)).mark_line()
             .encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
                     y=alt.Y("output spread:Q", title="output spread (1 = follows input, 0 = blob)"),
-                    color=alt.Color("model:N", sort=order),
+                    color=model_colour(order),
                     tooltip=["model:N", "epoch:Q", alt.Tooltip("output spread:Q", format=".4f")]))
     threshold = chart_data(pd.DataFrame({"y": [LOW_INPUT_SPREAD]}))
     rule = alt.Chart(threshold).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
@@ -74,7 +83,7 @@ def singular_chart(df: pd.DataFrame, order: list[str]) -> alt.Chart:
             .encode(x=alt.X("index:Q", title="rank (largest first)"),
                     y=alt.Y("relative to largest:Q", scale=alt.Scale(type="log"),
                             title="singular value / largest (log)"),
-                    color=alt.Color("model:N", sort=order),
+                    color=model_colour(order),
                     tooltip=["model:N", "layer:N", "index:Q", alt.Tooltip("singular value:Q", format=".4g"),
                              alt.Tooltip("relative to largest:Q", format=".3g")])
             .properties(width=215, height=170)

@@ -118,13 +118,45 @@ def chart_data(df) -> dict:
 def chart_spec(chart) -> dict:
     """An Altair chart's Vega-Lite spec, its datasets already in the Arrow form Streamlit sends (which it would
     otherwise convert on every rerun: 10-30 ms per dataset). Altair's schema validation is skipped (it costs up to
-    a second of CPU per big chart) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do."""
+    a second of CPU per big chart) unless AECOMPARE_VALIDATE_CHARTS is set, as the tests do.
+
+    A single or layered chart fits the page's width, and its stated height is its plot's: Streamlit's default
+    squeezes the whole chart, title and axes too, into that height, and cut a legend of a dozen models off."""
     from streamlit.dataframe_util import convert_anything_to_arrow_bytes  # what st.vega_lite_chart itself calls
 
     spec = chart.to_dict(validate=bool(os.environ.get("AECOMPARE_VALIDATE_CHARTS")))
+    if not COMPOSITIONS & spec.keys():
+        spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
     if "datasets" in spec:
         spec["datasets"] = {name: convert_anything_to_arrow_bytes(rows) for name, rows in spec["datasets"].items()}
     return spec
+
+
+COMPOSITIONS = {"facet", "repeat", "concat", "hconcat", "vconcat"}  # Streamlit sizes these itself ("pad")
+
+# Vega's "tableau20": its ten strong colours first, in "tableau10"'s order, then their light partners. Streamlit's
+# own palette has ten colours, so a chart of the dozen or more MNIST models drew two models alike.
+MODEL_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#439894", "#54a24b", "#b79a20", "#b279a2", "#d67195", "#9e765f",
+                 "#79706e", "#9ecae9", "#ffbf79", "#ff9d98", "#83bcb6", "#88d27a", "#f2cf5b", "#d6a5c9", "#fcbfd2",
+                 "#d8b5a5", "#bab0ac")
+
+
+def in_registry_order(names) -> list[str]:
+    """Model names without repeats, in the registry's order; names it does not know after them, by name."""
+    from ..registry import model_names
+
+    order = {name: i for i, name in enumerate(model_names())}
+    return sorted(dict.fromkeys(names), key=lambda n: (order.get(n, len(order)), n))
+
+
+def model_colour(names, field: str = "model", **kwargs):
+    """An Altair colour encoding by model (`field`): `names` in their order, in the legend and in `MODEL_COLOURS`
+    (charts of the same models colour each alike; up to 20 models, no two the same)."""
+    import altair as alt
+
+    names = list(names)
+    colours = [MODEL_COLOURS[i % len(MODEL_COLOURS)] for i in range(len(names))]
+    return alt.Color(f"{field}:N", scale=alt.Scale(domain=names, range=colours), **kwargs)
 
 
 def cached_spec(build):

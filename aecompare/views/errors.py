@@ -17,6 +17,7 @@ from .common import (
     download_name,
     figures_html,
     image_grid,
+    model_colour,
     need_test_set,
     no_models_note,
     show_grid,
@@ -90,7 +91,7 @@ def class_chart(per_class: pd.DataFrame, order: list[str], classes: tuple[str, .
             .encode(x=alt.X("class:N", sort=list(classes), title=f"true {class_word}", axis=alt.Axis(labelAngle=0)),
                     xOffset=alt.XOffset("name:N", sort=order),
                     y=alt.Y("mse:Q", title="mean squared error per pixel"),
-                    color=alt.Color("name:N", sort=order, title="model"),
+                    color=model_colour(order, field="name", title="model"),
                     tooltip=[alt.Tooltip("name:N", title="model"), alt.Tooltip("class:N", title=class_word),
                              alt.Tooltip("mse:Q", format=".5f"), alt.Tooltip("mae:Q", format=".5f")])
             .properties(height=300))

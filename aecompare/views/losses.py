@@ -11,7 +11,16 @@ from ..evaluation.columns import TABLE_COLUMNS
 from ..evaluation.records import curves_frame, every_few_epochs, probe_epochs, probe_outputs
 from ..store.artifacts import PROBES_SEED
 from . import loaders
-from .common import Context, chart_data, chart_spec, figures_html, no_models_note, section, show_table
+from .common import (
+    Context,
+    chart_data,
+    chart_spec,
+    figures_html,
+    model_colour,
+    no_models_note,
+    section,
+    show_table,
+)
 from .images import strip
 from .legend import GLOSSARY_LINK
 
@@ -58,7 +67,7 @@ def curve_chart(df: pd.DataFrame, log: bool, title: str, order: list[str]) -> al
     # The rows go on the layer, once: on `base` every derived layer and every Altair copy of it would deep-copy
     # thousands of records (half a second for the two curve charts).
     base = alt.Chart().encode(x=alt.X("epoch:Q", title="epoch (0 = before training)"),
-                              color=alt.Color("model:N", sort=order, legend=alt.Legend(symbolOpacity=1)))
+                              color=model_colour(order, legend=alt.Legend(symbolOpacity=1, orient="bottom", columns=4)))
     line = base.mark_line().encode(y=alt.Y("value:Q", scale=scale, title=title),
                                    strokeDash=alt.StrokeDash("curve:N", title="curve"))
     spread = base.transform_filter("datum.seeds > 1").mark_area(opacity=0.25).encode(

@@ -11,7 +11,16 @@ from ..evaluation import evidence as ev
 from ..evaluation.records import every_few_epochs
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD
-from .common import cached_spec, evidence_part, models_link, section, show_image, show_table
+from .common import (
+    cached_spec,
+    evidence_part,
+    in_registry_order,
+    model_colour,
+    models_link,
+    section,
+    show_image,
+    show_table,
+)
 from .images import strip
 from .loaders import question_evidence
 
@@ -68,7 +77,8 @@ def ceiling_chart(per_image: pd.DataFrame) -> alt.LayerChart:
                  high=("mean_output_on_lit_pixels", "max"), digits=("mean_output_on_lit_pixels", "size"),
                  ceiling=("ceiling_1_over_k", "first")))
     y_scale = alt.Scale(type="log")
-    base = alt.Chart(by_k).encode(x=alt.X("lit_pixels:Q", title="lit pixels k in the digit"), color="model:N")
+    base = alt.Chart(by_k).encode(x=alt.X("lit_pixels:Q", title="lit pixels k in the digit"),
+                                  color=model_colour(in_registry_order(by_k["model"])))
     band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", scale=y_scale), y2="high:Q")
     line = base.mark_line(point=True).encode(
         y=alt.Y("mean:Q", scale=y_scale, title="mean output on lit pixels ([0, 1] scale, log)"),
@@ -142,7 +152,7 @@ def raw_models_chart(curves: pd.DataFrame, floor: float | None) -> alt.LayerChar
         value_name="bce").dropna()
     layers = [alt.Chart(bce_curves).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch (0 = before training)"), y=alt.Y("bce:Q", title="BCE (nats per pixel)"),
-        color="model:N", strokeDash="split:N",
+        color=model_colour(in_registry_order(bce_curves["model"])), strokeDash="split:N",
         tooltip=["model", "split", "epoch", alt.Tooltip("bce:Q", format=".2f")])]
     if floor is not None:
         layers.append(alt.Chart(pd.DataFrame({"floor": [floor]})).mark_rule(

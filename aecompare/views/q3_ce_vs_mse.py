@@ -12,7 +12,7 @@ from ..evaluation.records import every_few_epochs, probe_epochs, probe_outputs
 from ..maths import explain as ex
 from ..maths.diagnostics import LOW_INPUT_SPREAD
 from ..maths.pixel_losses import binary_entropy
-from .common import cached_spec, evidence_part, models_link, section, show_image
+from .common import cached_spec, evidence_part, in_registry_order, model_colour, models_link, section, show_image
 from .images import strip
 from .loaders import question_evidence
 
@@ -53,8 +53,8 @@ def q3_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.La
     ch = alt.Chart(every_few_epochs(frame)).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch (0 = before training)"),
         y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=metric == "first_layer_fro_norm")),
-        color="model:N", tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"),
-                                  alt.Tooltip("val_mse:Q", format=".4f")])
+        color=model_colour(in_registry_order(frame["model"])),
+        tooltip=["model", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f"), alt.Tooltip("val_mse:Q", format=".4f")])
     if metric == "output_spread":
         ch = ch + alt.Chart(pd.DataFrame({"b": [LOW_INPUT_SPREAD]})).mark_rule(
             color="red", strokeDash=[4, 4]).encode(y="b:Q")
@@ -63,8 +63,9 @@ def q3_chart(frame: pd.DataFrame, metric: str, title: str) -> alt.Chart | alt.La
 
 def norm_change(frame: pd.DataFrame) -> str:
     """Each run's first-layer norm before training and after its last epoch ("q3-sigmoid-bce 13.34 → 13.37 (+0.2%)"):
-    the numbers the chart, drawn from 0, cannot show apart. Models in the legend's (alphabetical) order."""
+    the numbers the chart, drawn from 0, cannot show apart. Models in the legend's order (the registry's)."""
     ends = frame.sort_values("epoch").groupby("model")["first_layer_fro_norm"].agg(["first", "last"])
+    ends = ends.reindex(in_registry_order(ends.index))
     return "; ".join(f"{model} {r['first']:.2f} → {r['last']:.2f} ({r['last'] / r['first'] - 1:+.1%})"
                      for model, r in ends.iterrows())
 
