@@ -23,7 +23,7 @@ import numpy as np
 
 from ..maths.network import DenseLayer, forward
 from ..maths.pixel_losses import READOUTS
-from ..registry import Experiment, model_names
+from ..registry import Experiment, name_order
 from . import artifacts, schema
 from .artifacts import (
     MANIFEST,
@@ -269,11 +269,8 @@ def is_up_to_date(models_dir: Path, exp: Experiment) -> bool:
 
 
 def registry_order(run: Run) -> tuple:
-    """Sort key: the registry's order of models (raw, then normalised, then Q3's net; within each the
-    output/loss pairs softmax+BCE, sigmoid+BCE, sigmoid+MSE, linear+MAE), then seed. Models the
-    registry does not know (trained from another registry) come last, by name."""
-    order = {name: i for i, name in enumerate(model_names())}
-    return order.get(run.name, len(order)), run.name, run.seed
+    """Sort key: the registry's order of models (`registry.name_order`), then seed."""
+    return *name_order(run.name), run.seed
 
 
 def load_catalog(models_dir: Path | str, verify: bool = True, defer_seeds: bool = False) -> Catalog:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ..data import DATASETS, Spec, TestSet, unit_images
 from ..evaluation.analysis import Results
+from ..registry import name_order
 from ..store.catalog import Catalog, Run
 from . import loaders
 from .images import png_bytes, side_by_side, upscale
@@ -115,6 +116,9 @@ def chart_data(df) -> dict:
     return {"values": clean.to_dict("records")}
 
 
+COMPOSITIONS = {"facet", "repeat", "concat", "hconcat", "vconcat"}  # Streamlit sizes these itself ("pad")
+
+
 def chart_spec(chart) -> dict:
     """An Altair chart's Vega-Lite spec, its datasets already in the Arrow form Streamlit sends (which it would
     otherwise convert on every rerun: 10-30 ms per dataset). Altair's schema validation is skipped (it costs up to
@@ -132,8 +136,6 @@ def chart_spec(chart) -> dict:
     return spec
 
 
-COMPOSITIONS = {"facet", "repeat", "concat", "hconcat", "vconcat"}  # Streamlit sizes these itself ("pad")
-
 # Vega's "tableau20": its ten strong colours first, in "tableau10"'s order, then their light partners. Streamlit's
 # own palette has ten colours, so a chart of the dozen or more MNIST models drew two models alike.
 MODEL_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#439894", "#54a24b", "#b79a20", "#b279a2", "#d67195", "#9e765f",
@@ -142,11 +144,8 @@ MODEL_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#439894", "#54a24b", "#b79a20
 
 
 def in_registry_order(names) -> list[str]:
-    """Model names without repeats, in the registry's order; names it does not know after them, by name."""
-    from ..registry import model_names
-
-    order = {name: i for i, name in enumerate(model_names())}
-    return sorted(dict.fromkeys(names), key=lambda n: (order.get(n, len(order)), n))
+    """Model names without repeats, in the registry's order (`registry.name_order`)."""
+    return sorted(dict.fromkeys(names), key=name_order)
 
 
 def model_colour(names, field: str = "model", **kwargs):
