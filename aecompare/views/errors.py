@@ -122,6 +122,8 @@ def show(ctx: Context) -> None:
         st.html(maps)
         st.image(bar, caption=f"scale: 0 (black) to {top:.4f} (pale yellow), every model alike")
     st.vega_lite_chart(class_spec(ctx.models_dir, runs, ctx.state.dataset), width="stretch")
-    st.caption(f"Each bar is one model's mean squared error over the test images of that {ctx.dataset.class_word}, "
-               f"every model on one linear scale. A model whose errors are ten times another's flattens the other's "
-               f"bars: hover a bar for its values (MAE too), or leave that model out (the sidebar's Models).")
+    scale = (", every model on one linear scale. A model whose errors are ten times another's flattens the other's "
+             "bars: hover a bar for its values (MAE too), or leave that model out (the sidebar's Models)."
+             if len(runs) > 1 else ". Hover a bar for its values (MAE too).")
+    st.caption(f"Each bar is one model's mean squared error over the test images of that {ctx.dataset.class_word}"
+               + scale)
