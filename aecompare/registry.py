@@ -169,12 +169,14 @@ def model_names() -> list[str]:
     return list(dict.fromkeys(e.name for e in REGISTRY))
 
 
+_NAME_PLACES = {name: i for i, name in enumerate(model_names())}  # the registry is fixed: counted once
+
+
 def name_order(name: str) -> tuple[int, str]:
     """Sort key of a model name: its place in the registry (raw, then normalised, then Q3's net; within each the
     output/loss pairs softmax+BCE, sigmoid+BCE, sigmoid+MSE, linear+MAE); names the registry does not know (trained
     from another registry) after them, by name."""
-    places = {n: i for i, n in enumerate(model_names())}
-    return places.get(name, len(places)), name
+    return _NAME_PLACES.get(name, len(_NAME_PLACES)), name
 
 
 def select(names: list[str] | None = None, seeds: list[int] | None = None,
